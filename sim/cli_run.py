@@ -1,0 +1,124 @@
+"""``incursion run``: run a scenario, print the summary table, write the run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.table import Table
+
+__all__ = ["render_summary", "run_cmd"]
+
+_ROWS = (
+    ("cost_exchange_ratio", "cost-exchange ratio (defender / attacker)", "{:,.2f}"),
+    ("defender_cost_usd", "defender cost (USD)", "{:,.0f}"),
+    ("attacker_cost_usd", "attacker cost (USD)", "{:,.0f}"),
+    ("cost_per_kill_usd", "cost per kill (USD)", "{:,.0f}"),
+    ("drones_launched", "drones launched", "{:,.1f}"),
+    ("drones_crossed_border", "crossed the border", "{:,.1f}"),
+    ("drones_detected", "detected", "{:,.1f}"),
+    ("drones_destroyed", "destroyed", "{:,.2f}"),
+    ("leakers", "leakers (reached aim point)", "{:,.2f}"),
+    ("crashed", "crashed (fuel, EW)", "{:,.2f}"),
+    ("shots_fired", "shots fired", "{:,.2f}"),
+    ("sorties", "fighter sorties", "{:,.2f}"),
+)
+
+
+def _fmt(fmt: str, v: Any) -> str:
+    return "–" if v is None else fmt.format(v)
+
+
+def render_summary(summary: dict[str, Any]) -> Table:
+    """A rich table of the headline metrics with their 95 % intervals."""
+    t = Table(
+        title=f"{summary['scenario']}: {summary['replications']} replication(s), "
+        f"seed {summary['seed']}, engine {summary['engine']}"
+    )
+    t.add_column("metric")
+    t.add_column("mean", justify="right")
+    t.add_column("95 % interval", justify="right")
+    for key, label, fmt in _ROWS:
+        m = summary["metrics"].get(key)
+        if m is None:
+            continue
+        lo, hi = m["ci95"]
+        t.add_row(label, _fmt(fmt, m["mean"]), f"{_fmt(fmt, lo)} – {_fmt(fmt, hi)}")
+    by_weapon = summary.get("by_weapon", {})
+    if by_weapon:
+        w = Table(title="by weapon (mean per replication)")
+        for col in ("weapon", "shots", "kills", "cost (USD)"):
+            w.add_column(col, justify="left" if col == "weapon" else "right")
+        for name, v in by_weapon.items():
+            if (v["shots"]["mean"] or 0) == 0:
+                continue
+            w.add_row(
+                name,
+                _fmt("{:,.2f}", v["shots"]["mean"]),
+                _fmt("{:,.2f}", v["kills"]["mean"]),
+                _fmt("{:,.0f}", v["cost_usd"]["mean"]),
+            )
+        grid = Table.grid(padding=(1, 0))
+        grid.add_row(t)
+        grid.add_row(w)
+        return grid
+    return t
+
+
+def run_cmd(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Run folder (default runs/<name>/).")
+    ] = None,
+    replications: Annotated[
+        int | None, typer.Option("--replications", "-n", help="Override the scenario's count.")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Override the scenario's seed.")
+    ] = None,
+    engine: Annotated[str, typer.Option("--engine", help="des (SimPy).")] = "des",
+    workers: Annotated[
+        int | None, typer.Option("--workers", "-w", help="Processes (default: every core).")
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="Table format: csv, parquet or both.")
+    ] = "both",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or table.")] = False,
+) -> None:
+    """Run a scenario, print a summary table and write the run folder."""
+    from sim.loader import load_scenario
+    from sim.outputs import FORMATS, write_run_folder
+    from sim.run import run
+
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
+    console = Console(stderr=True, quiet=quiet)
+    scen = load_scenario(scenario)
+    reps = replications if replications is not None else scen.replications
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=quiet,
+    ) as progress:
+        task = progress.add_task(f"{scen.name}", total=reps)
+        result = run(
+            scen,
+            replications=replications,
+            seed=seed,
+            workers=workers,
+            engine=engine,
+            progress=lambda done, total: progress.update(task, completed=done),
+        )
+    target = out if out is not None else Path("runs") / scen.name
+    write_run_folder(result, target, fmt=fmt)
+    if not quiet:
+        Console().print(render_summary(result.summary))
+        files = sorted(p.name for p in target.iterdir())
+        console.print(f"wrote {target}/: {', '.join(files)}")

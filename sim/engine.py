@@ -1,0 +1,626 @@
+"""The discrete-event engine (SimPy): command and control, batteries and fighters, per replication.
+
+The tracks and windows of every drone come precomputed from :mod:`sim.tracks`; the engine only
+handles what depends on the defence: assignment of detected drones, channels, magazines and reloads,
+scrambles, intercepts, shots with their costs and kill draws, and sorties charged per flight hour.
+Events happen at exact times (detection scans, window openings, impacts); there is no time step.
+
+Semantics (see also the README):
+
+- A detected drone stays tracked until its fate. Only detected drones are assigned.
+- C2 assigns each detected, unengaged drone to one defender (``max_defenders_per_target`` at once)
+  by the doctrine's policy: ``cheapest`` (lowest expected cost of the engagement: the shot, plus
+  the sortie's flight hours for a scramble), ``nearest`` (shortest ground distance now) or
+  ``layered`` (the defender able to strike first, i.e. the outermost layer). A defender engages a
+  given drone at most once; if its engagement ends without a kill the drone is re-assigned.
+- A battery's first shot comes no earlier than ``reaction_s`` after assignment, and its impact must
+  fall inside the weapon envelope (slant range between min and max, altitude limits) at a point
+  where a shot is allowed (over the territory by default, outside no-fire zones). Time of flight
+  is slant range / ``speed_mps``. A channel is held from the first shot to the end of the
+  engagement. Shoot-look-shoot fires one round, waits for the impact plus ``assessment_s``, and
+  fires again if it missed, up to ``max_shots_per_target``; otherwise the rounds go as one salvo.
+- An empty magazine refills ``reload_min`` after it runs out (never, if not set).
+- A fighter scrambles ``scramble_min`` after assignment, flies at cruise speed to meet the drone at
+  the earliest time a shot is allowed (shadowing it until then), fires its cheapest remaining
+  weapon (shoot-look-shoot as above), then takes the next waiting drone it can reach or returns to
+  base. It never accepts an intercept it could not fly back from within ``endurance_h``. The sortie,
+  wheels-up to landing, is charged at ``cost_per_flight_hour_usd``; ``turnaround_min`` after landing
+  the aircraft is re-armed and ready.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+
+from sim.metrics import FATES
+from sim.scenario import Doctrine, Weapon
+from sim.tracks import END_CRASHED, END_EW_LOST, END_EXITED, END_HORIZON, END_LEAKED, Tracks
+from sim.world import KMH, World
+
+__all__ = ["ReplicationResult", "Simulation"]
+
+FATE_CODE = {name: i for i, name in enumerate(FATES)}
+_NATURAL_FATE = {
+    END_LEAKED: FATE_CODE["leaked"],
+    END_EW_LOST: FATE_CODE["crashed"],
+    END_CRASHED: FATE_CODE["crashed"],
+    END_EXITED: FATE_CODE["exited"],
+}
+
+
+class CountingEnvironment(simpy.Environment):
+    """A SimPy environment that counts the events it schedules (for benchmarks)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scheduled = 0
+
+    def schedule(self, event: simpy.Event, priority: int = 1, delay: float = 0) -> None:  # type: ignore[override]
+        self.scheduled += 1
+        super().schedule(event, priority, delay)
+
+
+@dataclass
+class ReplicationResult:
+    """Outcome of one replication (structure of arrays)."""
+
+    tracks: Tracks
+    fate: np.ndarray  # (N,) int8 codes into FATES
+    fate_s: np.ndarray
+    fate_x: np.ndarray
+    fate_y: np.ndarray
+    killed_by: np.ndarray  # (N,) defender index or -1
+    killed_weapon: np.ndarray  # (N,) weapon index or -1
+    shots_at: np.ndarray  # (N,)
+    shots: dict[str, np.ndarray]  # time_s, impact_s, defender, weapon, drone, hit, cost_usd, x, y
+    sorties: dict[str, np.ndarray]  # defender, aircraft, wheels_up_s, landing_s, hours, cost_usd
+    events: int
+
+
+@dataclass
+class _Plan:
+    fire: float
+    impact: float
+    cost: float  # expected cost of the engagement, for the cheapest policy
+
+
+@dataclass
+class _BatteryUnit:
+    index: int
+    weapon: Weapon
+    weapon_index: int
+    magazine: int
+    capacity: int
+    reload_s: float | None
+    reaction_s: float
+    channels: simpy.Resource
+    committed: int = 0
+    reloading: simpy.Event | None = None
+
+
+@dataclass
+class _Aircraft:
+    base: int
+    number: int
+    rounds: dict[str, int]
+    state: str = "ready"  # ready | scrambling | airborne | turnaround
+    x: float = 0.0
+    y: float = 0.0
+    wheels_up: float = math.nan
+
+
+@dataclass
+class _AirbaseUnit:
+    index: int  # defender index
+    base_x: float
+    base_y: float
+    speed_mps: float
+    endurance_s: float
+    cost_per_s: float
+    scramble_s: float
+    turnaround_s: float
+    loadout: dict[str, int]
+    aircraft: list[_Aircraft] = field(default_factory=list)
+
+
+class Simulation:
+    """One replication: owns the SimPy environment, the generator and the mutable state.
+
+    Parameters
+    ----------
+    world : World
+        The scenario in the plane (shared, read-only).
+    tracks : Tracks
+        This replication's drone tracks and windows.
+    rng : numpy.random.Generator
+        This replication's generator for the kill draws.
+    """
+
+    def __init__(self, world: World, tracks: Tracks, rng: np.random.Generator) -> None:
+        self.world = world
+        self.tracks = tracks
+        self.rng = rng
+        self.doctrine: Doctrine = world.scenario.doctrine
+        self.env = CountingEnvironment()
+        n = tracks.n
+        self.destroyed_s = np.full(n, np.nan)
+        self.kill_x = np.full(n, np.nan)
+        self.kill_y = np.full(n, np.nan)
+        self.killed_by = np.full(n, -1, np.int64)
+        self.killed_weapon = np.full(n, -1, np.int64)
+        self.shots_at = np.zeros(n, np.int64)
+        self.engaged: dict[int, set[int]] = {}
+        self.tried: set[tuple[int, int]] = set()
+        self.pending: dict[int, None] = {}  # insertion-ordered set
+        self.shot_log: list[tuple[float, float, int, int, int, bool, float, float, float]] = []
+        self.sortie_log: list[tuple[int, int, float, float]] = []
+        wi = {name: i for i, name in enumerate(world.weapon_names)}
+        self.weapon_index = wi
+        scen = world.scenario
+        self.batteries = [
+            _BatteryUnit(
+                index=i,
+                weapon=scen.weapons[b.weapon],
+                weapon_index=wi[b.weapon],
+                magazine=b.magazine,
+                capacity=b.magazine,
+                reload_s=None if b.reload_min is None else b.reload_min * 60.0,
+                reaction_s=b.reaction_s,
+                channels=simpy.Resource(self.env, capacity=b.channels),
+            )
+            for i, b in enumerate(world.batteries)
+        ]
+        nb = len(self.batteries)
+        self.airbases: list[_AirbaseUnit] = []
+        for j, a in enumerate(world.airbases):
+            plat = scen.platforms[a.platform]
+            unit = _AirbaseUnit(
+                index=nb + j,
+                base_x=float(world.base_x[j]),
+                base_y=float(world.base_y[j]),
+                speed_mps=plat.cruise_kmh * KMH,
+                endurance_s=plat.endurance_h * 3600.0,
+                cost_per_s=plat.cost_per_flight_hour_usd / 3600.0,
+                scramble_s=a.scramble_min * 60.0,
+                turnaround_s=a.turnaround_min * 60.0,
+                loadout=dict(a.loadout),
+            )
+            unit.aircraft = [
+                _Aircraft(base=j, number=k, rounds=dict(a.loadout), x=unit.base_x, y=unit.base_y)
+                for k in range(a.aircraft)
+            ]
+            self.airbases.append(unit)
+        # Impact windows of batteries, grouped by drone: {drone: {battery: (starts, ends)}}.
+        self.windows: dict[int, dict[int, tuple[np.ndarray, np.ndarray]]] = {}
+        keys, starts, ends = tracks.battery_windows
+        if keys.size and nb:
+            drone, bat = np.divmod(keys, nb)
+            cut = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1], True])
+            for a0, a1 in itertools.pairwise(cut):
+                self.windows.setdefault(int(drone[a0]), {})[int(bat[a0])] = (
+                    starts[a0:a1],
+                    ends[a0:a1],
+                )
+        ak, astart, aend = tracks.allowed
+        self.allowed: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        if ak.size:
+            cut = np.flatnonzero(np.r_[True, ak[1:] != ak[:-1], True])
+            for a0, a1 in itertools.pairwise(cut):
+                self.allowed[int(ak[a0])] = (astart[a0:a1], aend[a0:a1])
+
+    # ------------------------------------------------------------------ state queries
+    def alive(self, d: int, t: float | None = None) -> bool:
+        """Whether drone ``d`` is still flying at time ``t`` (default now)."""
+        t = self.env.now if t is None else t
+        return bool(np.isnan(self.destroyed_s[d])) and t <= self.tracks.end_s[d]
+
+    def _slant(self, x: float, y: float, d: int, t: float) -> float:
+        px, py = self.tracks.position(d, t)
+        return math.sqrt((px - x) ** 2 + (py - y) ** 2 + self.tracks.altitude_m[d] ** 2)
+
+    # ------------------------------------------------------------------ batteries
+    def _battery_plan(self, b: int, d: int, ready: float) -> _Plan | None:
+        """Earliest fire/impact times with the impact inside one of the battery's windows."""
+        wins = self.windows.get(d, {}).get(b)
+        if wins is None:
+            return None
+        unit = self.batteries[b]
+        bx, by = float(self.world.bat_x[b]), float(self.world.bat_y[b])
+        speed = unit.weapon.speed_mps
+        for a, e in zip(*wins, strict=True):
+            if e < ready:
+                continue
+            ti = max(a, ready)
+            tof = self._slant(bx, by, d, ti) / speed
+            for _ in range(8):  # fixed point of ti = max(a, ready + tof(ti)); a contraction
+                nxt = max(a, ready + tof)
+                tof = self._slant(bx, by, d, nxt) / speed
+                if abs(nxt - ti) < 1e-9:
+                    break
+                ti = nxt
+            ti = max(a, ready + tof)
+            if ti <= e:
+                return _Plan(fire=ti - tof, impact=ti, cost=unit.weapon.cost_usd)
+        return None
+
+    def _battery_engage(self, b: int, d: int) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        unit = self.batteries[b]
+        doc = self.doctrine
+        ready = env.now + unit.reaction_s
+        shots = 0
+        unit.committed += 1
+        req = None
+        try:
+            while self.alive(d) and shots < doc.max_shots_per_target:
+                plan = self._battery_plan(b, d, max(ready, env.now))
+                if plan is None:
+                    break
+                if plan.fire > env.now + 1e-9:
+                    yield env.timeout(plan.fire - env.now)
+                    continue
+                if req is None:
+                    req = unit.channels.request()
+                    yield req
+                    continue
+                if unit.magazine == 0:
+                    if unit.reloading is None:
+                        break
+                    yield unit.reloading
+                    continue
+                n_fire = (
+                    1
+                    if doc.shoot_look_shoot
+                    else min(doc.max_shots_per_target - shots, unit.magazine)
+                )
+                unit.magazine -= n_fire
+                if unit.magazine == 0 and unit.reload_s is not None:
+                    unit.reloading = env.event()
+                    env.process(self._reload(unit))
+                fire_t = env.now
+                yield env.timeout(plan.impact - env.now)
+                shots += n_fire
+                self._shots(b, unit.weapon, unit.weapon_index, d, fire_t, n_fire)
+                if not self.alive(d):
+                    break
+                ready = env.now + doc.assessment_s
+        finally:
+            unit.committed -= 1
+            if req is not None:
+                unit.channels.release(req)
+        self._engagement_over(d, b)
+
+    def _reload(self, unit: _BatteryUnit) -> Generator[simpy.Event, Any, None]:
+        assert unit.reload_s is not None
+        yield self.env.timeout(unit.reload_s)
+        unit.magazine = unit.capacity
+        ev, unit.reloading = unit.reloading, None
+        if ev is not None:
+            ev.succeed()
+        self._assign()
+
+    # ------------------------------------------------------------------ shots
+    def _shots(self, defender: int, weapon: Weapon, wi: int, d: int, fire_t: float, n: int) -> None:
+        """Record ``n`` shots striking drone ``d`` now; the first hit on a live drone kills it."""
+        now = self.env.now
+        draws = self.rng.random(n) < weapon.pk
+        x, y = self.tracks.position(d, now)
+        for hit in draws:
+            live_hit = bool(hit) and self.alive(d)
+            self.shot_log.append((fire_t, now, defender, wi, d, live_hit, weapon.cost_usd, x, y))
+            self.shots_at[d] += 1
+            if live_hit:
+                self.destroyed_s[d] = now
+                self.kill_x[d], self.kill_y[d] = x, y
+                self.killed_by[d] = defender
+                self.killed_weapon[d] = wi
+
+    # ------------------------------------------------------------------ fighters
+    def _reach_time(self, d: int, t0: float, x0: float, y0: float, speed: float) -> float:
+        """Earliest time >= t0 at which a fighter leaving (x0, y0) at t0 can be at drone ``d``.
+
+        ``f(t) = |D(t) - P0| - v (t - t0)`` is convex on each straight leg of the drone, so the
+        first sign change between breakpoints brackets a unique root, found by bisection.
+        """
+        tr = self.tracks
+        s, e = tr.offsets[d], tr.offsets[d + 1]
+        bt = tr.bt[s:e]
+        end = float(tr.end_s[d])
+        if t0 > end:
+            return math.inf
+        ts = np.concatenate([[t0], bt[(bt > t0) & (bt < end)], [end]])
+        px = np.interp(ts, bt, tr.bx[s:e])
+        py = np.interp(ts, bt, tr.by[s:e])
+        f = np.hypot(px - x0, py - y0) - speed * (ts - t0)
+        hits = np.flatnonzero(f <= 0)
+        if hits.size == 0:
+            return math.inf
+        k = int(hits[0])
+        if k == 0:
+            return t0
+        lo, hi = float(ts[k - 1]), float(ts[k])
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            mx, my = tr.position(d, mid)
+            if math.hypot(mx - x0, my - y0) - speed * (mid - t0) <= 0:
+                hi = mid
+            else:
+                lo = mid
+            if hi - lo < 1e-6:
+                break
+        return hi
+
+    def _cheapest_weapon(self, rounds: dict[str, int], d: int) -> str | None:
+        alt = self.tracks.altitude_m[d]
+        best = None
+        for name, left in rounds.items():
+            w = self.world.scenario.weapons[name]
+            if (
+                left > 0
+                and w.min_altitude_m <= alt <= w.max_altitude_m
+                and (best is None or w.cost_usd < self.world.scenario.weapons[best].cost_usd)
+            ):
+                best = name
+        return best
+
+    def _fighter_plan(
+        self, unit: _AirbaseUnit, ac: _Aircraft, d: int, t0: float, x0: float, y0: float,
+        wheels_up: float,
+    ) -> _Plan | None:  # fmt: skip
+        """Earliest allowed shot after reaching drone ``d``, if the sortie can still fly home."""
+        wname = self._cheapest_weapon(ac.rounds, d)
+        if wname is None or d not in self.allowed:
+            return None
+        w = self.world.scenario.weapons[wname]
+        tof = w.min_range_km * 1000.0 / w.speed_mps
+        t_reach = self._reach_time(d, t0, x0, y0, unit.speed_mps)
+        if not math.isfinite(t_reach):
+            return None
+        for a, e in zip(*self.allowed[d], strict=True):
+            impact = max(a, t_reach + tof)
+            if impact <= e:
+                fire = impact - tof
+                dx, dy = self.tracks.position(d, impact)
+                home = math.hypot(dx - unit.base_x, dy - unit.base_y) / unit.speed_mps
+                engagement = self.doctrine.max_shots_per_target * (tof + self.doctrine.assessment_s)
+                if fire + engagement + home > wheels_up + unit.endurance_s:
+                    return None
+                fly = fire - t0 + home + (t0 - wheels_up if t0 > wheels_up else 0.0)
+                cost = w.cost_usd + unit.cost_per_s * fly
+                return _Plan(fire=fire, impact=impact, cost=cost)
+        return None
+
+    def _sortie(
+        self, unit: _AirbaseUnit, ac: _Aircraft, d: int
+    ) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        ac.state = "scrambling"
+        yield env.timeout(unit.scramble_s)
+        ac.state = "airborne"
+        ac.wheels_up = env.now
+        ac.x, ac.y = unit.base_x, unit.base_y
+        target: int | None = d
+        while target is not None:
+            yield from self._intercept(unit, ac, target)
+            target = self._next_task(unit, ac)
+        home = math.hypot(ac.x - unit.base_x, ac.y - unit.base_y) / unit.speed_mps
+        yield env.timeout(home)
+        self.sortie_log.append((unit.index, ac.number, ac.wheels_up, env.now))
+        ac.state = "turnaround"
+        ac.x, ac.y = unit.base_x, unit.base_y
+        yield env.timeout(unit.turnaround_s)
+        ac.rounds = dict(unit.loadout)
+        ac.state = "ready"
+        self._assign()
+
+    def _intercept(
+        self, unit: _AirbaseUnit, ac: _Aircraft, d: int
+    ) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        doc = self.doctrine
+        shots = 0
+        ready = env.now
+        try:
+            while self.alive(d) and shots < doc.max_shots_per_target:
+                plan = self._fighter_plan(unit, ac, d, ready, ac.x, ac.y, ac.wheels_up)
+                if plan is None:
+                    break
+                if plan.fire > env.now + 1e-9:
+                    yield env.timeout(plan.fire - env.now)
+                ac.x, ac.y = self.tracks.position(d, env.now)
+                wname = self._cheapest_weapon(ac.rounds, d)
+                assert wname is not None
+                w = self.world.scenario.weapons[wname]
+                n_fire = (
+                    1
+                    if doc.shoot_look_shoot
+                    else min(doc.max_shots_per_target - shots, ac.rounds[wname])
+                )
+                ac.rounds[wname] -= n_fire
+                fire_t = env.now
+                yield env.timeout(plan.impact - env.now)
+                ac.x, ac.y = self.tracks.position(d, env.now)
+                shots += n_fire
+                self._shots(unit.index, w, self.weapon_index[wname], d, fire_t, n_fire)
+                if not self.alive(d):
+                    break
+                ready = env.now + doc.assessment_s
+        finally:
+            self._engagement_over(d, unit.index, reassign=False)
+
+    def _next_task(self, unit: _AirbaseUnit, ac: _Aircraft) -> int | None:
+        """The waiting drone this airborne fighter should take next, or None to go home."""
+        if not any(v > 0 for v in ac.rounds.values()):
+            self._assign()
+            return None
+        best: tuple[Any, ...] | None = None
+        for d in list(self.pending):
+            if not self.alive(d) or (d, unit.index) in self.tried:
+                continue
+            plan = self._fighter_plan(unit, ac, d, self.env.now, ac.x, ac.y, ac.wheels_up)
+            if plan is None:
+                continue
+            key = self._policy_key(plan, unit.index, d, ac.x, ac.y)
+            if best is None or key < best[0]:
+                best = (key, d)
+        if best is None:
+            self._assign()
+            return None
+        d = best[1]
+        self._take(d, unit.index)
+        self._assign()
+        return d
+
+    # ------------------------------------------------------------------ command and control
+    def detect(self, d: int) -> Generator[simpy.Event, Any, None]:
+        """Process: the drone's detection at its precomputed time, then assignment."""
+        yield self.env.timeout(float(self.tracks.detect_s[d]) - self.env.now)
+        if self.alive(d):
+            self.pending[d] = None
+            self._assign()
+
+    def _policy_key(self, plan: _Plan, defender: int, d: int, x: float, y: float) -> tuple:
+        policy = self.doctrine.assignment
+        if policy == "cheapest":
+            return (plan.cost, plan.impact, defender)
+        if policy == "layered":
+            return (plan.impact, plan.cost, defender)
+        px, py = self.tracks.position(d, self.env.now)
+        return (math.hypot(px - x, py - y), plan.impact, defender)
+
+    def _candidates(self, d: int) -> list[tuple[tuple, int, Any]]:
+        now = self.env.now
+        out: list[tuple[tuple, int, Any]] = []
+        for b in self.windows.get(d, {}):
+            unit = self.batteries[b]
+            if (d, b) in self.tried:
+                continue
+            if unit.magazine - unit.committed <= 0 and unit.reload_s is None:
+                continue
+            plan = self._battery_plan(b, d, now + unit.reaction_s)
+            if plan is not None:
+                bx, by = float(self.world.bat_x[b]), float(self.world.bat_y[b])
+                out.append((self._policy_key(plan, b, d, bx, by), b, None))
+        for unit in self.airbases:
+            if (d, unit.index) in self.tried:
+                continue
+            ac = next((a for a in unit.aircraft if a.state == "ready"), None)
+            if ac is None:
+                continue
+            t_up = now + unit.scramble_s
+            plan = self._fighter_plan(unit, ac, d, t_up, unit.base_x, unit.base_y, t_up)
+            if plan is not None:
+                key = self._policy_key(plan, unit.index, d, unit.base_x, unit.base_y)
+                out.append((key, unit.index, ac))
+        return out
+
+    def _take(self, d: int, defender: int) -> None:
+        self.tried.add((d, defender))
+        eng = self.engaged.setdefault(d, set())
+        eng.add(defender)
+        if len(eng) >= self.doctrine.max_defenders_per_target:
+            self.pending.pop(d, None)
+
+    def _assign(self) -> None:
+        """Give every waiting drone to the best defender the policy allows, while any can."""
+        for d in list(self.pending):
+            if not self.alive(d):
+                self.pending.pop(d, None)
+                continue
+            while d in self.pending:
+                cands = self._candidates(d)
+                if not cands:
+                    break
+                _key, defender, ac = min(cands, key=lambda c: c[0])
+                self._take(d, defender)
+                if ac is None:
+                    self.env.process(self._battery_engage(defender, d))
+                else:
+                    unit = self.airbases[defender - len(self.batteries)]
+                    ac.state = "scrambling"
+                    self.env.process(self._sortie(unit, ac, d))
+
+    def _engagement_over(self, d: int, defender: int, *, reassign: bool = True) -> None:
+        eng = self.engaged.get(d)
+        if eng is not None:
+            eng.discard(defender)
+        if self.alive(d):
+            self.pending[d] = None
+            if reassign:
+                self._assign()
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> ReplicationResult:
+        """Run the replication to the end and collect its outcome."""
+        tr = self.tracks
+        for d in np.flatnonzero(np.isfinite(tr.detect_s)):
+            self.env.process(self.detect(int(d)))
+        self.env.run()
+        return self._result()
+
+    def _result(self) -> ReplicationResult:
+        tr = self.tracks
+        n = tr.n
+        fate = np.empty(n, np.int8)
+        horizon = tr.end_reason == END_HORIZON
+        fate[:] = FATE_CODE["exited"]
+        for reason, code in _NATURAL_FATE.items():
+            fate[tr.end_reason == reason] = code
+        fate[horizon & tr.inside_at_end] = FATE_CODE["airborne"]
+        destroyed = np.isfinite(self.destroyed_s)
+        fate[destroyed] = FATE_CODE["destroyed"]
+        fate_s = np.where(destroyed, self.destroyed_s, tr.end_s)
+        last = tr.offsets[1:] - 1
+        fate_x = np.where(destroyed, self.kill_x, tr.bx[last])
+        fate_y = np.where(destroyed, self.kill_y, tr.by[last])
+        cols = ("time_s", "impact_s", "defender", "weapon", "drone", "hit", "cost_usd", "x", "y")
+        if self.shot_log:
+            arr = list(zip(*self.shot_log, strict=True))
+            shots = {c: np.asarray(v) for c, v in zip(cols, arr, strict=True)}
+        else:
+            shots = {c: np.empty(0) for c in cols}
+        for c in ("defender", "weapon", "drone"):
+            shots[c] = shots[c].astype(np.int64)
+        shots["hit"] = shots["hit"].astype(bool)
+        nb = len(self.batteries)
+        if self.sortie_log:
+            dfn, num, up, land = (np.asarray(v) for v in zip(*self.sortie_log, strict=True))
+            hours = (land - up) / 3600.0
+            cost = np.array([self.airbases[int(i) - nb].cost_per_s * 3600.0 for i in dfn]) * hours
+            sorties = {
+                "defender": dfn.astype(np.int64),
+                "aircraft": num.astype(np.int64),
+                "wheels_up_s": up.astype(float),
+                "landing_s": land.astype(float),
+                "hours": hours,
+                "cost_usd": cost,
+            }
+        else:
+            sorties = {
+                "defender": np.empty(0, np.int64),
+                "aircraft": np.empty(0, np.int64),
+                "wheels_up_s": np.empty(0),
+                "landing_s": np.empty(0),
+                "hours": np.empty(0),
+                "cost_usd": np.empty(0),
+            }
+        return ReplicationResult(
+            tracks=tr,
+            fate=fate,
+            fate_s=fate_s,
+            fate_x=fate_x,
+            fate_y=fate_y,
+            killed_by=self.killed_by,
+            killed_weapon=self.killed_weapon,
+            shots_at=self.shots_at,
+            shots=shots,
+            sorties=sorties,
+            events=self.env.scheduled,
+        )

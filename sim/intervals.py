@@ -1,0 +1,125 @@
+"""Closed-form windows and interval sets, vectorised (pure numpy).
+
+Times are seconds, positions metres in the scenario's projected plane. A *segment table* describes
+straight, constant-velocity motion: row ``k`` moves from ``(x0[k], y0[k])`` at ``t0[k]`` to
+``(x1[k], y1[k])`` at ``t1[k]``. Intervals are closed ``[start, end]`` and carry an integer *key*
+(for example a drone index, or ``drone * n_defenders + defender``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["circle_windows", "merge_intervals", "positions_at"]
+
+
+def circle_windows(
+    t0: np.ndarray,
+    t1: np.ndarray,
+    x0: np.ndarray,
+    y0: np.ndarray,
+    x1: np.ndarray,
+    y1: np.ndarray,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    radius: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Time window of every segment inside every circle, in closed form.
+
+    Solves ``|p(t) - c|^2 = r^2`` for the linear motion ``p(t)`` of each segment.
+
+    Parameters
+    ----------
+    t0, t1, x0, y0, x1, y1 : ndarray, shape (S,)
+        The segment table (s, m).
+    cx, cy : ndarray, shape (C,)
+        Circle centres (m).
+    radius : ndarray, shape (C,) or (S, C)
+        Radii (m), per circle or per segment and circle. A radius <= 0 or NaN gives no window.
+
+    Returns
+    -------
+    enter, leave : ndarray, shape (S, C)
+        Start and end of the part of each segment inside each circle (s); NaN where the segment
+        never is inside. A segment is convex and so is a disk, so there is at most one window.
+    """
+    t0 = np.asarray(t0, float)[:, None]
+    t1 = np.asarray(t1, float)[:, None]
+    dur = t1 - t0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vx = np.where(dur > 0, (np.asarray(x1, float)[:, None] - x0[:, None]) / dur, 0.0)
+        vy = np.where(dur > 0, (np.asarray(y1, float)[:, None] - y0[:, None]) / dur, 0.0)
+    px = np.asarray(x0, float)[:, None] - np.asarray(cx, float)[None, :]
+    py = np.asarray(y0, float)[:, None] - np.asarray(cy, float)[None, :]
+    r = np.asarray(radius, float)
+    r = r if r.ndim == 2 else r[None, :]
+    a = vx * vx + vy * vy
+    b = 2.0 * (px * vx + py * vy)
+    c = px * px + py * py - r * r
+    with np.errstate(invalid="ignore", divide="ignore"):
+        disc = b * b - 4.0 * a * c
+        sq = np.sqrt(np.maximum(disc, 0.0))
+        moving = a > 0
+        # Numerically stable roots (avoid cancellation when b^2 >> 4ac).
+        q = -0.5 * (b + np.copysign(sq, b))
+        ra = np.where(moving, q / np.where(moving, a, 1.0), np.nan)
+        rb = np.where(q != 0, c / np.where(q != 0, q, 1.0), np.nan)
+        lo = np.fmin(ra, rb)
+        hi = np.fmax(ra, rb)
+    enter = np.where(moving, t0 + np.maximum(lo, 0.0), np.where(c <= 0, t0, np.nan))
+    leave = np.where(moving, t0 + np.minimum(hi, dur), np.where(c <= 0, t1, np.nan))
+    ok = (r > 0) & np.where(moving, (disc >= 0) & (hi >= 0) & (lo <= dur), c <= 0)
+    ok &= leave >= enter
+    return np.where(ok, enter, np.nan), np.where(ok, leave, np.nan)
+
+
+def merge_intervals(
+    keys: np.ndarray, starts: np.ndarray, ends: np.ndarray, *, gap: float = 1e-6
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merge overlapping or touching intervals that share a key.
+
+    Parameters
+    ----------
+    keys : ndarray of int, shape (n,)
+    starts, ends : ndarray of float, shape (n,)
+        NaN rows are dropped.
+    gap : float
+        Intervals of one key closer than this (s) are joined: consecutive segments of one track
+        meet exactly, up to rounding.
+
+    Returns
+    -------
+    keys, starts, ends : ndarray
+        Disjoint intervals sorted by key, then start.
+    """
+    keys = np.asarray(keys)
+    starts = np.asarray(starts, float)
+    ends = np.asarray(ends, float)
+    keep = np.isfinite(starts) & np.isfinite(ends)
+    keys, starts, ends = keys[keep], starts[keep], ends[keep]
+    if keys.size == 0:
+        return keys, starts, ends
+    # Coverage count over sorted events: a run opens where the count leaves 0 and closes where it
+    # returns to 0. Each key's events sum to zero, so one global cumsum serves every key. Ends are
+    # pushed out by ``gap`` (and starts sort before ends at a tie) so that touching intervals join.
+    n = keys.size
+    ev_key = np.concatenate([keys, keys])
+    ev_t = np.concatenate([starts, ends + gap])
+    ev_kind = np.concatenate([np.zeros(n, np.int8), np.ones(n, np.int8)])
+    order = np.lexsort((ev_kind, ev_t, ev_key))
+    delta = np.where(ev_kind[order] == 0, 1, -1)
+    level = np.cumsum(delta)
+    before = level - delta
+    opens = (before == 0) & (delta == 1)
+    closes = level == 0
+    out_keys = ev_key[order][opens]
+    out_starts = ev_t[order][opens]
+    out_ends = ev_t[order][closes] - gap
+    return out_keys, out_starts, out_ends
+
+
+def positions_at(
+    times: np.ndarray, xs: np.ndarray, ys: np.ndarray, t: float | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Position on one piecewise-linear track at time(s) ``t`` (clamped to the track's ends)."""
+    return np.interp(t, times, xs), np.interp(t, times, ys)

@@ -1,0 +1,90 @@
+"""The result of a run: long-format tables and the summary, with documented columns and units."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from sim.scenario import Scenario
+    from sim.world import World
+
+__all__ = ["DRONE_COLUMNS", "SHOT_COLUMNS", "SORTIE_COLUMNS", "RunResult"]
+
+#: ``drones`` columns (one row per replication and drone); times in s from t = 0, NaN if never.
+DRONE_COLUMNS = (
+    "replication", "drone", "wave", "type", "launch_s", "border_cross_s", "detected_s", "fate",
+    "fate_s", "fate_lat", "fate_lon", "killed_by", "killed_by_weapon", "shots_at",
+)  # fmt: skip
+#: ``shots`` columns (one row per shot): fire time, defender, weapon, target, whether it killed,
+#: its cost, and where it struck the drone (impact point, WGS84) at ``impact_s``.
+SHOT_COLUMNS = (
+    "replication", "time_s", "impact_s", "defender", "weapon", "drone", "hit", "cost_usd", "lat",
+    "lon",
+)  # fmt: skip
+#: ``sorties`` columns (one row per fighter sortie): wheels-up to landing, charged per flight hour.
+SORTIE_COLUMNS = (
+    "replication", "defender", "aircraft", "wheels_up_s", "landing_s", "hours", "cost_usd",
+)  # fmt: skip
+
+
+@dataclass
+class RunResult:
+    """What a run produced.
+
+    Attributes
+    ----------
+    scenario : Scenario
+        The validated scenario that ran.
+    summary : dict
+        The content of ``summary.json``: every metric's mean and 95 % interval over replications.
+    drones : pandas.DataFrame
+        One row per replication and drone, columns :data:`DRONE_COLUMNS`. ``fate`` is one of
+        destroyed, leaked, crashed, exited, airborne; ``killed_by`` the defender name (empty if
+        not destroyed); ``fate_lat``/``fate_lon`` where it was destroyed or its track ended.
+    shots : pandas.DataFrame
+        One row per shot, columns :data:`SHOT_COLUMNS`; ``cost_usd`` is charged hit or miss.
+    sorties : pandas.DataFrame
+        One row per fighter sortie, columns :data:`SORTIE_COLUMNS`.
+    replication_seeds : list of int
+        Replication ``i`` used ``numpy.random.SeedSequence(seed, spawn_key=(i,))``; this is the
+        first 64-bit word of its state, for the record.
+    """
+
+    scenario: Scenario
+    seed: int
+    engine: str
+    summary: dict[str, Any]
+    drones: pd.DataFrame
+    shots: pd.DataFrame
+    sorties: pd.DataFrame
+    replication_seeds: list[int]
+    events: int = 0
+    wall_s: float = 0.0
+    world: World | None = field(default=None, repr=False)
+
+    @property
+    def replications(self) -> int:
+        """Number of replications run."""
+        return int(self.summary["replications"])
+
+    @property
+    def metrics(self) -> pd.DataFrame:
+        """One row per metric: ``metric, mean, ci95_low, ci95_high``."""
+        from sim.metrics import metrics_frame
+
+        return metrics_frame(self.summary)
+
+    def to_dir(self, path: str | Path) -> Path:
+        """Write the run folder (see :func:`sim.outputs.write_run_folder`)."""
+        from sim.outputs import write_run_folder
+
+        return write_run_folder(self, Path(path))
+
+    def summary_json(self) -> str:
+        """``summary.json`` as text."""
+        return json.dumps(self.summary, indent=2, allow_nan=False)

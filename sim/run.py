@@ -1,0 +1,242 @@
+"""Running a scenario: replications with independent, reproducible random streams.
+
+Replication ``i`` of a run with seed ``s`` always draws from
+``numpy.random.default_rng(numpy.random.SeedSequence(s, spawn_key=(i,)))`` (the ``i``-th child of
+``SeedSequence(s).spawn``), so its result does not depend on how many processes ran the
+replications or in which order.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import pandas as pd
+
+from sim.engine import ReplicationResult, Simulation
+from sim.errors import IncursionError, LimitError
+from sim.metrics import FATES, Outcomes, summary_dict
+from sim.results import DRONE_COLUMNS, SHOT_COLUMNS, SORTIE_COLUMNS, RunResult
+from sim.scenario import MAX_REPLICATIONS, Scenario
+from sim.tracks import build_tracks
+from sim.world import World, build_world
+
+__all__ = ["replication_rng", "run", "run_replication"]
+
+#: Above this many drone rows a run keeps per-drone tables only for the first replications.
+_MAX_TABLE_ROWS = 5_000_000
+
+
+def replication_rng(seed: int, i: int) -> np.random.Generator:
+    """The generator of replication ``i`` of a run with ``seed``."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(i,)))
+
+
+def replication_seed_word(seed: int, i: int) -> int:
+    """A 64-bit fingerprint of replication ``i``'s stream, recorded in the outputs."""
+    return int(np.random.SeedSequence(seed, spawn_key=(i,)).generate_state(1, np.uint64)[0])
+
+
+def run_replication(world: World, seed: int, i: int) -> ReplicationResult:
+    """Run replication ``i`` of ``world``'s scenario with run seed ``seed``."""
+    rng = replication_rng(seed, i)
+    tracks = build_tracks(world, rng)
+    return Simulation(world, tracks, rng).run()
+
+
+def _run_chunk(scenario: Scenario, seed: int, indices: list[int]) -> list[ReplicationResult]:
+    world = build_world(scenario)
+    return [run_replication(world, seed, i) for i in indices]
+
+
+def _chunks(indices: list[int], size: int) -> Iterable[list[int]]:
+    for k in range(0, len(indices), size):
+        yield indices[k : k + size]
+
+
+def run(
+    scenario: Scenario,
+    *,
+    replications: int | None = None,
+    seed: int | None = None,
+    workers: int | None = 1,
+    engine: str = "des",
+    progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    """Run a scenario's replications and summarise them.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A validated scenario (:func:`sim.load_scenario`).
+    replications : int, optional
+        Number of replications (default: the scenario's ``replications``).
+    seed : int, optional
+        Run seed (default: the scenario's ``seed``).
+    workers : int or None
+        Processes to spread the replications over; ``None`` means every core. The result is the
+        same, bit for bit, whatever the number.
+    engine : {"des"}
+        The SimPy discrete-event engine.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each batch of replications.
+
+    Returns
+    -------
+    RunResult
+    """
+    if engine != "des":
+        raise IncursionError(f"unknown engine {engine!r}: this version has 'des' (SimPy)")
+    reps = scenario.replications if replications is None else int(replications)
+    seed = scenario.seed if seed is None else int(seed)
+    if not 1 <= reps <= MAX_REPLICATIONS:
+        raise LimitError(f"replications must be between 1 and {MAX_REPLICATIONS}, got {reps}")
+    if seed < 0:
+        raise IncursionError(f"seed must be >= 0, got {seed}")
+    started = time.perf_counter()
+    world = build_world(scenario)
+    n_workers = os.cpu_count() or 1 if workers is None else max(1, int(workers))
+    n_workers = min(n_workers, reps)
+    results: list[ReplicationResult] = []
+    indices = list(range(reps))
+    if n_workers == 1:
+        batch = max(1, reps // 100)
+        for chunk in _chunks(indices, batch):
+            results.extend(run_replication(world, seed, i) for i in chunk)
+            if progress is not None:
+                progress(len(results), reps)
+    else:
+        size = max(1, min(256, reps // (4 * n_workers)))
+        with ProcessPoolExecutor(max_workers=n_workers) as pool:
+            futures = [pool.submit(_run_chunk, scenario, seed, c) for c in _chunks(indices, size)]
+            for fut in futures:  # in order, so the result does not depend on timing
+                results.extend(fut.result())
+                if progress is not None:
+                    progress(len(results), reps)
+    out = collect(world, results, seed=seed, engine=engine)
+    out.wall_s = time.perf_counter() - started
+    return out
+
+
+def collect(world: World, results: list[ReplicationResult], *, seed: int, engine: str) -> RunResult:
+    """Assemble replication results into tables and the summary."""
+    scen = world.scenario
+    reps = len(results)
+    n = world.n_drones
+    drone_cost = np.concatenate([np.full(w.count, w.cost_usd) for w in world.waves])
+    drone_damage = np.concatenate([np.full(w.count, w.damage_usd) for w in world.waves])
+    fate = np.stack([r.fate for r in results])
+    border = np.stack([r.tracks.border_cross_s for r in results])
+    detect = np.stack([r.tracks.detect_s for r in results])
+    fate_s = np.stack([r.fate_s for r in results])
+
+    def cat(key: str, part: str) -> np.ndarray:
+        return np.concatenate([getattr(r, part)[key] for r in results])
+
+    shot_rep = np.concatenate([np.full(r.shots["drone"].size, i) for i, r in enumerate(results)])
+    sortie_rep = np.concatenate(
+        [np.full(r.sorties["defender"].size, i) for i, r in enumerate(results)]
+    )
+    outcomes = Outcomes(
+        fate=fate,
+        crossed=np.isfinite(border),
+        detected=np.isfinite(detect),
+        border_cross_s=border,
+        fate_s=fate_s,
+        drone_cost_usd=drone_cost,
+        drone_damage_usd=drone_damage,
+        shot_rep=shot_rep,
+        shot_weapon=cat("weapon", "shots"),
+        shot_defender=cat("defender", "shots"),
+        shot_hit=cat("hit", "shots"),
+        shot_cost_usd=cat("cost_usd", "shots"),
+        sortie_rep=sortie_rep,
+        sortie_defender=cat("defender", "sorties"),
+        sortie_cost_usd=cat("cost_usd", "sorties"),
+        sortie_hours=cat("hours", "sorties"),
+        weapon_names=world.weapon_names,
+        defender_names=world.defender_names,
+    )
+    rep_seeds = [replication_seed_word(seed, i) for i in range(reps)]
+    summary = summary_dict(outcomes, scenario=scen.name, seed=seed, engine=engine)
+    proj = world.projection
+
+    # Drone table: long format, one row per replication and drone.
+    keep = max(1, min(reps, _MAX_TABLE_ROWS // max(n, 1)))
+    wave_idx = results[0].tracks.wave
+    wave_names = np.array([w.name for w in world.waves])
+    type_names = np.array([w.type for w in world.waves])
+    names = np.array([*world.defender_names, ""], dtype=object)
+    wnames = np.array([*world.weapon_names, ""], dtype=object)
+    fx = np.stack([r.fate_x for r in results[:keep]])
+    fy = np.stack([r.fate_y for r in results[:keep]])
+    flon, flat = proj.inverse(fx, fy)
+    drones = pd.DataFrame(
+        {
+            "replication": np.repeat(np.arange(keep), n),
+            "drone": np.tile(np.arange(n), keep),
+            "wave": np.tile(wave_names[wave_idx], keep),
+            "type": np.tile(type_names[wave_idx], keep),
+            "launch_s": np.concatenate([r.tracks.launch_s for r in results[:keep]]),
+            "border_cross_s": border[:keep].ravel(),
+            "detected_s": detect[:keep].ravel(),
+            "fate": pd.Categorical.from_codes(fate[:keep].ravel().astype(int), categories=FATES),
+            "fate_s": fate_s[:keep].ravel(),
+            "fate_lat": flat.ravel(),
+            "fate_lon": flon.ravel(),
+            "killed_by": names[np.concatenate([r.killed_by for r in results[:keep]])],
+            "killed_by_weapon": wnames[np.concatenate([r.killed_weapon for r in results[:keep]])],
+            "shots_at": np.concatenate([r.shots_at for r in results[:keep]]),
+        },
+        columns=list(DRONE_COLUMNS),
+    )
+    slon, slat = proj.inverse(cat("x", "shots"), cat("y", "shots"))
+    shots = pd.DataFrame(
+        {
+            "replication": shot_rep,
+            "time_s": cat("time_s", "shots"),
+            "impact_s": cat("impact_s", "shots"),
+            "defender": np.asarray(world.defender_names, dtype=object)[outcomes.shot_defender]
+            if shot_rep.size
+            else np.array([], dtype=object),
+            "weapon": np.asarray(world.weapon_names, dtype=object)[outcomes.shot_weapon]
+            if shot_rep.size
+            else np.array([], dtype=object),
+            "drone": cat("drone", "shots"),
+            "hit": outcomes.shot_hit,
+            "cost_usd": outcomes.shot_cost_usd,
+            "lat": slat,
+            "lon": slon,
+        },
+        columns=list(SHOT_COLUMNS),
+    )
+    sorties = pd.DataFrame(
+        {
+            "replication": sortie_rep,
+            "defender": np.asarray(world.defender_names, dtype=object)[outcomes.sortie_defender]
+            if sortie_rep.size
+            else np.array([], dtype=object),
+            "aircraft": cat("aircraft", "sorties"),
+            "wheels_up_s": cat("wheels_up_s", "sorties"),
+            "landing_s": cat("landing_s", "sorties"),
+            "hours": outcomes.sortie_hours,
+            "cost_usd": outcomes.sortie_cost_usd,
+        },
+        columns=list(SORTIE_COLUMNS),
+    )
+    summary["replication_seeds"] = rep_seeds
+    return RunResult(
+        scenario=scen,
+        seed=seed,
+        engine=engine,
+        summary=summary,
+        drones=drones,
+        shots=shots,
+        sorties=sorties,
+        replication_seeds=rep_seeds,
+        events=int(sum(r.events for r in results)),
+        world=world,
+    )

@@ -1,0 +1,549 @@
+"""Drone tracks of one replication, and every window the engine needs, computed at once (numpy).
+
+A drone's flight does not depend on what the defence does until it is shot down, so its whole
+track is known in advance: launch, route with spread, electronic-warfare diversions and losses,
+endurance, leaving the scenario area and the horizon. From the tracks this module computes, for all
+drones together and in closed form, the border crossings, the intervals over the defended territory
+where a shot is allowed, the sensor cover and detection times, and every battery's impact windows.
+The discrete-event engine then only schedules what happens at those times.
+
+Conventions: times in seconds from t = 0, positions in metres in the scenario's projected plane,
+tracks as a flat *segment table* sorted by drone then time (see :mod:`sim.intervals`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.geo import geodesic_distance_m, segment_edge_crossings
+from sim.intervals import circle_windows, merge_intervals
+from sim.world import World
+
+__all__ = [
+    "END_CRASHED",
+    "END_EW_LOST",
+    "END_EXITED",
+    "END_HORIZON",
+    "END_LEAKED",
+    "Tracks",
+    "build_tracks",
+    "radar_horizon_m",
+]
+
+# Why a track ends, in the order that breaks ties (reaching the aim point at the very moment the
+# fuel runs out counts as reaching it).
+END_LEAKED, END_EW_LOST, END_CRASHED, END_EXITED, END_HORIZON = range(5)
+
+#: 4/3-earth radar horizon constant: 4.12 km per sqrt(metre) of antenna plus target height.
+RADAR_HORIZON_M_PER_SQRT_M = 4120.0
+_EPS = 1e-6
+
+
+def radar_horizon_m(antenna_m: np.ndarray, target_m: np.ndarray) -> np.ndarray:
+    """Radar horizon on the 4/3-earth model: ``4.12 km * (sqrt(h_antenna) + sqrt(h_target))``."""
+    return RADAR_HORIZON_M_PER_SQRT_M * (np.sqrt(antenna_m) + np.sqrt(target_m))
+
+
+@dataclass(frozen=True)
+class Segments:
+    """A flat segment table sorted by drone, then time."""
+
+    drone: np.ndarray
+    t0: np.ndarray
+    t1: np.ndarray
+    x0: np.ndarray
+    y0: np.ndarray
+    x1: np.ndarray
+    y1: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.drone.size)
+
+    def sorted(self) -> Segments:
+        order = np.lexsort((self.t0, self.drone))
+        return Segments(*(a[order] for a in self._arrays()))
+
+    def _arrays(self) -> tuple[np.ndarray, ...]:
+        return (self.drone, self.t0, self.t1, self.x0, self.y0, self.x1, self.y1)
+
+    def take(self, mask_or_index: np.ndarray) -> Segments:
+        return Segments(*(a[mask_or_index] for a in self._arrays()))
+
+    def at(self, index: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Position on segments ``index`` at times ``t`` (clamped to each segment)."""
+        dur = self.t1[index] - self.t0[index]
+        f = np.where(dur > 0, (t - self.t0[index]) / np.where(dur > 0, dur, 1.0), 0.0)
+        f = np.clip(f, 0.0, 1.0)
+        x = self.x0[index] + f * (self.x1[index] - self.x0[index])
+        y = self.y0[index] + f * (self.y1[index] - self.y0[index])
+        return x, y
+
+
+@dataclass(frozen=True)
+class Tracks:
+    """All drones of one replication: tracks, natural ends and the windows that matter.
+
+    Per drone (shape ``(N,)``): ``wave``, ``launch_s``, ``speed_mps``, ``altitude_m``,
+    ``end_s`` and ``end_reason`` (how the track ends if nobody shoots it down; one of the
+    ``END_*`` codes), ``border_cross_s`` (first entry into the territory; NaN if never, or if
+    launched inside), ``inside_at_end``, ``detect_s`` (NaN if never detected), ``diverted``.
+
+    ``offsets`` indexes the breakpoints: drone ``i``'s track passes through ``(bx, by)`` at times
+    ``bt`` over ``offsets[i]:offsets[i+1]``. ``allowed`` holds the merged intervals where a shot
+    may strike each drone (key = drone). ``battery_windows`` holds, for detected drones, the
+    merged impact windows of each battery (key = drone * B + battery).
+    """
+
+    wave: np.ndarray
+    launch_s: np.ndarray
+    speed_mps: np.ndarray
+    altitude_m: np.ndarray
+    end_s: np.ndarray
+    end_reason: np.ndarray
+    border_cross_s: np.ndarray
+    inside_at_end: np.ndarray
+    detect_s: np.ndarray
+    diverted: np.ndarray
+    offsets: np.ndarray
+    bt: np.ndarray
+    bx: np.ndarray
+    by: np.ndarray
+    allowed: tuple[np.ndarray, np.ndarray, np.ndarray]
+    battery_windows: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+    @property
+    def n(self) -> int:
+        """Number of drones."""
+        return int(self.wave.size)
+
+    def position(self, drone: int, t: float) -> tuple[float, float]:
+        """Where drone ``drone`` is at time ``t`` (m); clamped to its track's ends."""
+        s, e = self.offsets[drone], self.offsets[drone + 1]
+        bt = self.bt[s:e]
+        return float(np.interp(t, bt, self.bx[s:e])), float(np.interp(t, bt, self.by[s:e]))
+
+
+def _launch(world: World, rng: np.random.Generator) -> tuple[Segments, dict[str, np.ndarray]]:
+    """Launch times, spread routes and geodesically timed legs for every drone."""
+    segs: list[tuple[np.ndarray, ...]] = []
+    per: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("wave", "launch_s", "speed", "alt", "endurance", "route_end")
+    }
+    first = 0
+    proj = world.projection
+    for wi, w in enumerate(world.waves):
+        n = w.count
+        lo, hi = w.window_s
+        launch = rng.uniform(lo, hi, n) if hi > lo else np.full(n, lo)
+        k = w.route_xy.shape[0]
+        pts = np.empty((n, k + 1, 2))
+        pts[:, 0, :] = w.launch_xy
+        pts[:, 1:, :] = w.route_xy
+        if w.spread_m > 0:
+            pts[:, 1:, :] += rng.normal(0.0, w.spread_m, (n, k, 2))
+        lon, lat = proj.inverse(pts[..., 0], pts[..., 1])
+        legs_m = geodesic_distance_m(lon[:, :-1], lat[:, :-1], lon[:, 1:], lat[:, 1:])
+        times = launch[:, None] + np.concatenate(
+            [np.zeros((n, 1)), np.cumsum(legs_m, axis=1) / w.speed_mps], axis=1
+        )
+        drone = np.repeat(np.arange(first, first + n), k)
+        segs.append(
+            (
+                drone,
+                times[:, :-1].ravel(),
+                times[:, 1:].ravel(),
+                pts[:, :-1, 0].ravel(),
+                pts[:, :-1, 1].ravel(),
+                pts[:, 1:, 0].ravel(),
+                pts[:, 1:, 1].ravel(),
+            )
+        )
+        per["wave"].append(np.full(n, wi))
+        per["launch_s"].append(launch)
+        per["speed"].append(np.full(n, w.speed_mps))
+        per["alt"].append(np.full(n, w.altitude_m))
+        per["endurance"].append(np.full(n, w.endurance_m))
+        per["route_end"].append(times[:, -1])
+        first += n
+    table = Segments(*(np.concatenate(parts) for parts in zip(*segs, strict=True)))
+    return table, {key: np.concatenate(v) for key, v in per.items()}
+
+
+def _first_per_drone(drone: np.ndarray, time: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the earliest finite ``time`` of each drone (-1 if none), and that time."""
+    idx = np.full(n, -1)
+    best = np.full(n, np.inf)
+    ok = np.isfinite(time)
+    if ok.any():
+        cand = np.flatnonzero(ok)
+        order = cand[np.lexsort((time[cand], drone[cand]))]
+        d_sorted = drone[order]
+        keep = np.r_[True, d_sorted[1:] != d_sorted[:-1]]
+        idx[d_sorted[keep]] = order[keep]
+        best[d_sorted[keep]] = time[order[keep]]
+    return idx, best
+
+
+def _electronic_warfare(
+    world: World, seg: Segments, per: dict[str, np.ndarray], rng: np.random.Generator
+) -> tuple[Segments, np.ndarray, np.ndarray]:
+    """Apply jamming areas in the order each drone enters them.
+
+    A drone entering an area is lost (comes down at a uniform time during its pass through the
+    area), diverted (turned by a uniform angle in ``divert_deg``, left or right with equal chance,
+    and flies on straight until its endurance is spent) or unaffected. Each area acts on a drone
+    at most once.
+
+    Returns the new segment table, the time each drone is lost to EW (inf if not) and whether it
+    was diverted.
+    """
+    n = per["launch_s"].size
+    n_areas = world.ew_x.size
+    lost_s = np.full(n, np.inf)
+    diverted = np.zeros(n, bool)
+    if n_areas == 0:
+        return seg, lost_s, diverted
+    visited = np.zeros((n, n_areas), bool)
+    cursor = per["launch_s"].copy()
+    active = np.ones(n, bool)
+    endurance_end = per["launch_s"] + per["endurance"] / per["speed"]
+    for _ in range(n_areas):
+        enter, leave = circle_windows(
+            seg.t0, seg.t1, seg.x0, seg.y0, seg.x1, seg.y1, world.ew_x, world.ew_y, world.ew_r
+        )
+        d = seg.drone
+        valid = (
+            np.isfinite(enter)
+            & ~visited[d]
+            & active[d][:, None]
+            & (enter >= cursor[d][:, None] - _EPS)
+        )
+        flat_time = np.where(valid, enter, np.inf).ravel()
+        flat_drone = np.repeat(d, n_areas)
+        idx, t_e = _first_per_drone(flat_drone, flat_time, n)
+        hit = idx >= 0
+        if not hit.any():
+            break
+        hd = np.flatnonzero(hit)
+        seg_i, area = np.divmod(idx[hd], n_areas)
+        visited[hd, area] = True
+        cursor[hd] = t_e[hd]
+        u = rng.random(hd.size)
+        p_lost = world.ew_p_lost[area]
+        is_lost = u < p_lost
+        is_div = ~is_lost & (u < p_lost + world.ew_p_divert[area])
+
+        if is_lost.any():
+            # Come down at a uniform time during this pass through the area.
+            keys, _ws, we = merge_intervals(d[:, None] * n_areas + np.arange(n_areas), enter, leave)
+            ld, la = hd[is_lost], area[is_lost]
+            want = ld * n_areas + la
+            pos = np.searchsorted(keys, want, side="left")
+            # The pass is the window of that key containing the entry time.
+            exits = np.empty(ld.size)
+            for j, (p, k, te) in enumerate(zip(pos, want, t_e[ld], strict=True)):
+                q = p
+                while q < keys.size and keys[q] == k and we[q] < te - _EPS:
+                    q += 1
+                exits[j] = we[q] if q < keys.size and keys[q] == k else te
+            frac = rng.random(ld.size)
+            lost_s[ld] = t_e[ld] + frac * (exits - t_e[ld])
+            active[ld] = False
+
+        if is_div.any():
+            dd, ds = hd[is_div], seg_i[is_div]
+            te = t_e[dd]
+            ex, ey = seg.at(ds, te)
+            hx = seg.x1[ds] - seg.x0[ds]
+            hy = seg.y1[ds] - seg.y0[ds]
+            lo, hi = world.ew_deg[area[is_div], 0], world.ew_deg[area[is_div], 1]
+            ang = np.deg2rad(rng.uniform(lo, hi)) * np.where(rng.random(dd.size) < 0.5, -1, 1)
+            cos, sin = np.cos(ang), np.sin(ang)
+            nx, ny = hx * cos - hy * sin, hx * sin + hy * cos
+            norm = np.hypot(nx, ny)
+            norm = np.where(norm > 0, norm, 1.0)
+            lon, lat = world.projection.inverse(ex, ey)
+            planar_speed = per["speed"][dd] * world.projection.scale_factor(lon, lat)
+            t_end = np.maximum(endurance_end[dd], te)
+            length = planar_speed * (t_end - te)
+            new = Segments(
+                dd,
+                te,
+                t_end,
+                ex,
+                ey,
+                ex + nx / norm * length,
+                ey + ny / norm * length,
+            )
+            # Cut the old track at the divert point.
+            is_dd = np.zeros(n, bool)
+            is_dd[dd] = True
+            cut = np.full(n, np.inf)
+            cut[dd] = te
+            keep = ~is_dd[seg.drone] | (seg.t0 < cut[seg.drone] - _EPS)
+            old = seg.take(keep)
+            c = cut[old.drone]
+            trunc = np.isfinite(c) & (old.t1 > c)
+            if trunc.any():
+                ti = np.flatnonzero(trunc)
+                nx1, ny1 = old.at(ti, c[ti])
+                t1 = old.t1.copy()
+                x1 = old.x1.copy()
+                y1 = old.y1.copy()
+                t1[ti], x1[ti], y1[ti] = c[ti], nx1, ny1
+                old = Segments(old.drone, old.t0, t1, old.x0, old.y0, x1, y1)
+            seg = Segments(
+                *(np.concatenate([a, b]) for a, b in zip(old._arrays(), new._arrays(), strict=True))
+            ).sorted()
+            diverted[dd] = True
+            active[dd] = True
+    return seg, lost_s, diverted
+
+
+def _box_exit(world: World, seg: Segments, n: int) -> np.ndarray:
+    """First time each drone leaves the scenario area (inf if never)."""
+    xmin, ymin, xmax, ymax = world.box
+    dur = seg.t1 - seg.t0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vx = np.where(dur > 0, (seg.x1 - seg.x0) / dur, 0.0)
+        vy = np.where(dur > 0, (seg.y1 - seg.y0) / dur, 0.0)
+        tx = np.where(vx > 0, (xmax - seg.x0) / vx, np.where(vx < 0, (xmin - seg.x0) / vx, np.inf))
+        ty = np.where(vy > 0, (ymax - seg.y0) / vy, np.where(vy < 0, (ymin - seg.y0) / vy, np.inf))
+    tau = np.maximum(np.minimum(tx, ty), 0.0)
+    t_exit = np.where(tau < dur, seg.t0 + tau, np.inf)
+    out = np.full(n, np.inf)
+    np.minimum.at(out, seg.drone, t_exit)
+    return out
+
+
+def _truncate(seg: Segments, end: np.ndarray) -> Segments:
+    """Cut every track at its drone's end time (keeping at least the first segment)."""
+    e = end[seg.drone]
+    first = np.r_[True, seg.drone[1:] != seg.drone[:-1]]
+    keep = (seg.t0 < e) | first
+    s = seg.take(keep)
+    e = end[s.drone]
+    t1 = np.minimum(s.t1, np.maximum(e, s.t0))
+    idx = np.arange(len(s))
+    x1, y1 = s.at(idx, t1)
+    return Segments(s.drone, s.t0, t1, s.x0, s.y0, x1, y1)
+
+
+def _pieces(world: World, seg: Segments) -> dict[str, np.ndarray]:
+    """Split tracks where they cross the border or a no-fire boundary; flag each piece."""
+    parts_i = [np.arange(len(seg)), np.arange(len(seg))]
+    parts_f = [np.zeros(len(seg)), np.ones(len(seg))]
+    for edges in (world.territory.edges, *(r.edges for r in world.nofire_polygons)):
+        si, fr = segment_edge_crossings(seg.x0, seg.y0, seg.x1, seg.y1, edges)
+        parts_i.append(si)
+        parts_f.append(fr)
+    if world.nofire_r.size:
+        enter, leave = circle_windows(
+            seg.t0, seg.t1, seg.x0, seg.y0, seg.x1, seg.y1,
+            world.nofire_x, world.nofire_y, world.nofire_r,
+        )  # fmt: skip
+        dur = (seg.t1 - seg.t0)[:, None]
+        for t in (enter, leave):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                f = np.where(dur > 0, (t - seg.t0[:, None]) / np.where(dur > 0, dur, 1), np.nan)
+            si, ci = np.nonzero(np.isfinite(f))
+            parts_i.append(si)
+            parts_f.append(np.clip(f[si, ci], 0.0, 1.0))
+    si = np.concatenate(parts_i)
+    fr = np.concatenate(parts_f)
+    order = np.lexsort((fr, si))
+    si, fr = si[order], fr[order]
+    same = si[1:] == si[:-1]
+    a_i = si[:-1][same]
+    fa, fb = fr[:-1][same], fr[1:][same]
+    nonzero = fb - fa > 1e-12
+    a_i, fa, fb = a_i[nonzero], fa[nonzero], fb[nonzero]
+    dur = seg.t1[a_i] - seg.t0[a_i]
+    ta = seg.t0[a_i] + fa * dur
+    tb = seg.t0[a_i] + fb * dur
+    xa, ya = seg.at(a_i, ta)
+    xb, yb = seg.at(a_i, tb)
+    mx, my = 0.5 * (xa + xb), 0.5 * (ya + yb)
+    inside = world.territory.contains(mx, my)
+    allowed = (
+        inside.copy() if world.scenario.doctrine.engage_only_inside_border else np.ones_like(inside)
+    )
+    if world.nofire_r.size:
+        d2 = (mx[:, None] - world.nofire_x) ** 2 + (my[:, None] - world.nofire_y) ** 2
+        allowed &= ~(d2 <= world.nofire_r**2).any(axis=1)
+    for region in world.nofire_polygons:
+        allowed &= ~region.contains(mx, my)
+    return {
+        "drone": seg.drone[a_i],
+        "t0": ta,
+        "t1": tb,
+        "x0": xa,
+        "y0": ya,
+        "x1": xb,
+        "y1": yb,
+        "inside": inside,
+        "allowed": allowed,
+    }
+
+
+def _border_crossings(pieces: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """First time each drone passes from outside to inside the territory (NaN if never)."""
+    d, inside = pieces["drone"], pieces["inside"]
+    prev_out = np.r_[False, (~inside[:-1]) & (d[1:] == d[:-1])]
+    entry = inside & prev_out
+    out = np.full(n, np.nan)
+    idx, t = _first_per_drone(d, np.where(entry, pieces["t0"], np.inf), n)
+    out[idx >= 0] = t[idx >= 0]
+    return out
+
+
+def _detections(
+    world: World, seg: Segments, altitude: np.ndarray, rng: np.random.Generator, n: int
+) -> np.ndarray:
+    """Time of the first successful scan of any sensor (NaN if none).
+
+    Each sensor scans at ``0, scan_s, 2 scan_s, ...``; while a drone is covered, each scan
+    detects it with ``p_detect``, independently. The number of scans up to the first success is
+    geometric, so one draw per cover window gives the exact first-detection time.
+    """
+    m = world.sensor_x.size
+    detect = np.full(n, np.nan)
+    if m == 0 or len(seg) == 0:
+        return detect
+    h = altitude[seg.drone][:, None]
+    radius = np.minimum(world.sensor_range_m[None, :], radar_horizon_m(world.sensor_antenna_m, h))
+    enter, leave = circle_windows(
+        seg.t0, seg.t1, seg.x0, seg.y0, seg.x1, seg.y1, world.sensor_x, world.sensor_y, radius
+    )
+    keys, a, b = merge_intervals(seg.drone[:, None] * m + np.arange(m), enter, leave)
+    if keys.size == 0:
+        return detect
+    drone, sensor = np.divmod(keys, m)
+    scan = world.sensor_scan_s[sensor]
+    p = world.sensor_p[sensor]
+    k0 = np.ceil(a / scan - 1e-9)
+    k1 = np.floor(b / scan + 1e-9)
+    scans = k1 - k0 + 1
+    trials = np.full(keys.size, np.iinfo(np.int64).max)
+    pos = p > 0
+    trials[pos] = rng.geometric(p[pos])
+    ok = (scans >= 1) & (trials <= scans)
+    t = np.where(ok, (k0 + trials - 1) * scan, np.inf)
+    best = np.full(n, np.inf)
+    np.minimum.at(best, drone, t)
+    detect[np.isfinite(best)] = best[np.isfinite(best)]
+    return detect
+
+
+def _battery_windows(
+    world: World, pieces: dict[str, np.ndarray], altitude: np.ndarray, detect: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merged impact windows of every battery on every detected drone (key = drone * B + b).
+
+    The envelope is the annulus between the weapon's minimum and maximum slant range at the
+    drone's altitude, if the altitude is within the weapon's limits, over the pieces of track
+    where a shot is allowed (territory and no-fire rules).
+    """
+    nb = len(world.batteries)
+    empty = (np.empty(0, np.int64), np.empty(0), np.empty(0))
+    if nb == 0:
+        return empty
+    d = pieces["drone"]
+    sel = pieces["allowed"] & np.isfinite(detect[d]) & (pieces["t1"] >= detect[d])
+    if not sel.any():
+        return empty
+    p = {k: v[sel] for k, v in pieces.items()}
+    weapons = [world.scenario.weapons[b.weapon] for b in world.batteries]
+    rmax = np.array([w.max_range_km * 1000.0 for w in weapons])
+    rmin = np.array([w.min_range_km * 1000.0 for w in weapons])
+    amin = np.array([w.min_altitude_m for w in weapons])
+    amax = np.array([w.max_altitude_m for w in weapons])
+    h = altitude[p["drone"]][:, None]
+    in_alt = (h >= amin) & (h <= amax) & (h < rmax)
+    r_out = np.where(in_alt, np.sqrt(np.maximum(rmax**2 - h**2, 0.0)), np.nan)
+    r_in = np.where(rmin > h, np.sqrt(np.maximum(rmin**2 - h**2, 0.0)), np.nan)
+    args = (p["t0"], p["t1"], p["x0"], p["y0"], p["x1"], p["y1"], world.bat_x, world.bat_y)
+    e1, l1 = circle_windows(*args, r_out)
+    e2, l2 = circle_windows(*args, r_in)
+    has_in = np.isfinite(e2)
+    a_end = np.where(has_in, np.minimum(l1, e2), l1)
+    b_start = np.where(has_in, np.maximum(e1, l2), np.nan)
+    b_end = np.where(has_in, l1, np.nan)
+    key = p["drone"][:, None] * nb + np.arange(nb)
+    keys = np.concatenate([key.ravel(), key.ravel()])
+    starts = np.concatenate([e1.ravel(), b_start.ravel()])
+    ends = np.concatenate([a_end.ravel(), b_end.ravel()])
+    good = np.isfinite(starts) & (ends >= starts)
+    return merge_intervals(keys[good], starts[good], ends[good])
+
+
+def build_tracks(world: World, rng: np.random.Generator) -> Tracks:
+    """Fly every drone of one replication and compute its windows.
+
+    Parameters
+    ----------
+    world : World
+        The scenario in the plane.
+    rng : numpy.random.Generator
+        This replication's generator; draws are taken in a fixed order (launch times, route
+        spread, electronic warfare, detection), so a seed fixes the tracks.
+    """
+    seg, per = _launch(world, rng)
+    n = per["launch_s"].size
+    seg, lost_s, diverted = _electronic_warfare(world, seg, per, rng)
+    exit_s = _box_exit(world, seg, n)
+    horizon = world.scenario.duration_s
+    ends = np.column_stack(
+        [
+            np.where(diverted, np.inf, per["route_end"]),
+            lost_s,
+            per["launch_s"] + per["endurance"] / per["speed"],
+            exit_s,
+            np.full(n, horizon),
+        ]
+    )
+    reason = np.argmin(ends, axis=1)
+    end = ends[np.arange(n), reason]
+    seg = _truncate(seg, end)
+    pieces = _pieces(world, seg)
+    border = _border_crossings(pieces, n)
+    detect = _detections(world, seg, per["alt"], rng, n)
+    # A drone detected only after its track ended is not detected.
+    detect = np.where(detect <= end, detect, np.nan)
+    allowed = merge_intervals(
+        pieces["drone"][pieces["allowed"]],
+        pieces["t0"][pieces["allowed"]],
+        pieces["t1"][pieces["allowed"]],
+    )
+    counts = np.bincount(seg.drone, minlength=n) + 1
+    offsets = np.r_[0, np.cumsum(counts)]
+    last = np.r_[seg.drone[1:] != seg.drone[:-1], True]
+    # Breakpoints: each segment's start, then the last segment's end, per drone.
+    bt = np.empty(offsets[-1])
+    bx = np.empty(offsets[-1])
+    by = np.empty(offsets[-1])
+    pos = np.arange(len(seg)) + seg.drone  # one extra slot per earlier drone
+    bt[pos], bx[pos], by[pos] = seg.t0, seg.x0, seg.y0
+    lp = pos[last] + 1
+    bt[lp], bx[lp], by[lp] = seg.t1[last], seg.x1[last], seg.y1[last]
+    ex, ey = bx[lp], by[lp]
+    return Tracks(
+        wave=per["wave"],
+        launch_s=per["launch_s"],
+        speed_mps=per["speed"],
+        altitude_m=per["alt"],
+        end_s=end,
+        end_reason=reason,
+        border_cross_s=border,
+        inside_at_end=world.territory.contains(ex, ey),
+        detect_s=detect,
+        diverted=diverted,
+        offsets=offsets,
+        bt=bt,
+        bx=bx,
+        by=by,
+        allowed=allowed,
+        battery_windows=_battery_windows(world, pieces, per["alt"], detect),
+    )
