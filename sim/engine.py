@@ -22,10 +22,11 @@ Semantics (see also the README):
 - An empty magazine refills ``reload_min`` after it runs out (never, if not set).
 - A fighter scrambles ``scramble_min`` after assignment, flies at cruise speed to meet the drone at
   the earliest time a shot is allowed (shadowing it until then), fires its cheapest remaining
-  weapon (shoot-look-shoot as above), then takes the next waiting drone it can reach or returns to
-  base. It never accepts an intercept it could not fly back from within ``endurance_h``. The sortie,
-  wheels-up to landing, is charged at ``cost_per_flight_hour_usd``; ``turnaround_min`` after landing
-  the aircraft is re-armed and ready.
+  weapon (shoot-look-shoot as above), then stays on station for the next drone C2 gives it, and
+  returns to base when its weapons run out or its fuel only just gets it home. It never accepts
+  an intercept it could not fly back from within ``endurance_h``. The sortie, wheels-up to
+  landing, is charged at ``cost_per_flight_hour_usd``; ``turnaround_min`` after landing the
+  aircraft is re-armed and ready.
 """
 
 from __future__ import annotations
@@ -110,10 +111,11 @@ class _Aircraft:
     base: int
     number: int
     rounds: dict[str, int]
-    state: str = "ready"  # ready | scrambling | airborne | turnaround
+    state: str = "ready"  # ready | scrambling | airborne | idle (on station) | turnaround
     x: float = 0.0
     y: float = 0.0
     wheels_up: float = math.nan
+    tasked: simpy.Event | None = None
 
 
 @dataclass
@@ -409,7 +411,24 @@ class Simulation:
         target: int | None = d
         while target is not None:
             yield from self._intercept(unit, ac, target)
-            target = self._next_task(unit, ac)
+            target = None
+            if not any(v > 0 for v in ac.rounds.values()):
+                break
+            # On station until tasked again or until the fuel left only gets it home.
+            home = math.hypot(ac.x - unit.base_x, ac.y - unit.base_y) / unit.speed_mps
+            deadline = ac.wheels_up + unit.endurance_s - home
+            if deadline <= env.now:
+                break
+            ac.state = "idle"
+            ac.tasked = env.event()
+            self._assign()
+            if not ac.tasked.triggered:
+                timer = env.timeout(deadline - env.now)
+                yield ac.tasked | timer
+            if ac.tasked.triggered:
+                target = int(ac.tasked.value)
+            ac.state = "airborne"
+            ac.tasked = None
         home = math.hypot(ac.x - unit.base_x, ac.y - unit.base_y) / unit.speed_mps
         yield env.timeout(home)
         self.sortie_log.append((unit.index, ac.number, ac.wheels_up, env.now))
@@ -455,29 +474,6 @@ class Simulation:
         finally:
             self._engagement_over(d, unit.index, reassign=False)
 
-    def _next_task(self, unit: _AirbaseUnit, ac: _Aircraft) -> int | None:
-        """The waiting drone this airborne fighter should take next, or None to go home."""
-        if not any(v > 0 for v in ac.rounds.values()):
-            self._assign()
-            return None
-        best: tuple[Any, ...] | None = None
-        for d in list(self.pending):
-            if not self.alive(d) or (d, unit.index) in self.tried:
-                continue
-            plan = self._fighter_plan(unit, ac, d, self.env.now, ac.x, ac.y, ac.wheels_up)
-            if plan is None:
-                continue
-            key = self._policy_key(plan, unit.index, d, ac.x, ac.y)
-            if best is None or key < best[0]:
-                best = (key, d)
-        if best is None:
-            self._assign()
-            return None
-        d = best[1]
-        self._take(d, unit.index)
-        self._assign()
-        return d
-
     # ------------------------------------------------------------------ command and control
     def detect(self, d: int) -> Generator[simpy.Event, Any, None]:
         """Process: the drone's detection at its precomputed time, then assignment."""
@@ -511,6 +507,12 @@ class Simulation:
         for unit in self.airbases:
             if (d, unit.index) in self.tried:
                 continue
+            for ac in unit.aircraft:
+                if ac.state == "idle":
+                    plan = self._fighter_plan(unit, ac, d, now, ac.x, ac.y, ac.wheels_up)
+                    if plan is not None:
+                        key = self._policy_key(plan, unit.index, d, ac.x, ac.y)
+                        out.append((key, unit.index, ac))
             ac = next((a for a in unit.aircraft if a.state == "ready"), None)
             if ac is None:
                 continue
@@ -544,8 +546,12 @@ class Simulation:
                     self.env.process(self._battery_engage(defender, d))
                 else:
                     unit = self.airbases[defender - len(self.batteries)]
-                    ac.state = "scrambling"
-                    self.env.process(self._sortie(unit, ac, d))
+                    if ac.state == "idle":
+                        ac.state = "airborne"
+                        ac.tasked.succeed(d)
+                    else:
+                        ac.state = "scrambling"
+                        self.env.process(self._sortie(unit, ac, d))
 
     def _engagement_over(self, d: int, defender: int, *, reassign: bool = True) -> None:
         eng = self.engaged.get(d)

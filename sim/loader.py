@@ -101,7 +101,7 @@ def _tokens(path: str) -> list[str | int]:
 # YAML with positions
 
 
-class _Abort(Exception):
+class _AbortError(Exception):
     """Stop reading the document: one problem makes the rest meaningless."""
 
     def __init__(self, problem: Problem) -> None:
@@ -125,7 +125,7 @@ class _Composer(yaml.SafeLoader):
         try:
             if self._depth > MAX_DEPTH:
                 mark = self.peek_event().start_mark
-                raise _Abort(
+                raise _AbortError(
                     Problem(
                         "",
                         f"the document is nested more than {MAX_DEPTH} levels deep "
@@ -169,25 +169,7 @@ class _Builder:
         self.count = 0
 
     def build(self, node: Node, loc: Loc, depth: int) -> Any:
-        self.count += 1
-        if self.count > MAX_NODES:
-            raise _Abort(
-                Problem(
-                    "",
-                    f"the document expands to more than {MAX_NODES:,} values (the limit); "
-                    "anchors and aliases that repeat each other multiply quickly",
-                    *_pos(node),
-                )
-            )
-        if depth > MAX_DEPTH:
-            raise _Abort(
-                Problem(
-                    format_path(loc[:1]),
-                    f"nested more than {MAX_DEPTH} levels deep (the limit), "
-                    "through anchors and aliases or an alias that contains itself",
-                    *_pos(node),
-                )
-            )
+        self._check(node, loc, depth)
         self.doc.marks.setdefault(loc, _pos(node))
         if isinstance(node, ScalarNode):
             return self._scalar(node, loc)
@@ -197,6 +179,27 @@ class _Builder:
         if isinstance(node, SequenceNode):
             return [self.build(child, (*loc, i), depth + 1) for i, child in enumerate(node.value)]
         return self._mapping(node, loc, depth)
+
+    def _check(self, node: Node, loc: Loc, depth: int) -> None:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _AbortError(
+                Problem(
+                    "",
+                    f"the document expands to more than {MAX_NODES:,} values (the limit); "
+                    "anchors and aliases that repeat each other multiply quickly",
+                    *_pos(node),
+                )
+            )
+        if depth > MAX_DEPTH:
+            raise _AbortError(
+                Problem(
+                    format_path(loc[:1]),
+                    f"nested more than {MAX_DEPTH} levels deep (the limit), "
+                    "through anchors and aliases or an alias that contains itself",
+                    *_pos(node),
+                )
+            )
 
     def _bad_tag(self, node: Node, loc: Loc) -> None:
         self.problems.append(
@@ -217,7 +220,8 @@ class _Builder:
         try:
             return _CONSTRUCTOR.yaml_constructors[node.tag](_CONSTRUCTOR, node)
         except Exception as exc:  # a malformed explicitly tagged scalar, a 5000-digit integer
-            reason = str(exc).split("\n")[0][:120]
+            reason = str(exc).split("\n")[0]
+            reason = "too many digits" if "digits" in reason else _clip(reason, 100)
             self.problems.append(
                 Problem(
                     format_path(loc),
@@ -279,7 +283,8 @@ class _Builder:
                         )
                     )
                     continue
-                for key, value in self._mapping(src, loc, depth).items():
+                self._check(src, loc, depth + 1)  # a mapping may merge itself
+                for key, value in self._mapping(src, loc, depth + 1).items():
                     out.setdefault(key, value)
         return out
 
@@ -297,11 +302,13 @@ def _parse(text: str, file: str | None) -> _Doc:
             node = loader.get_single_node()
         finally:
             loader.dispose()
-        if node is None:
-            raise _Abort(Problem("", "the file is empty: expected a mapping of scenario fields"))
+        if node is None or (isinstance(node, ScalarNode) and node.tag == _TAG + "null"):
+            raise _AbortError(
+                Problem("", "the file is empty: expected a mapping of scenario fields")
+            )
         if not isinstance(node, MappingNode):
             kind = "a list" if isinstance(node, SequenceNode) else "a single value"
-            raise _Abort(
+            raise _AbortError(
                 Problem(
                     "",
                     "expected a mapping of scenario fields (name, duration_h, waves, ...) "
@@ -311,7 +318,7 @@ def _parse(text: str, file: str | None) -> _Doc:
             )
         builder = _Builder()
         builder.doc.data = builder.build(node, (), 1)
-    except _Abort as exc:
+    except _AbortError as exc:
         raise ScenarioError(file, [exc.problem]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -469,6 +476,10 @@ def _num(v: Any) -> str:
     return str(v)
 
 
+def _digits(v: int) -> str:
+    return str(len(str(abs(v)))) if abs(v).bit_length() < 10_000 else "thousands of"
+
+
 def _describe(v: Any) -> str:
     """The value found, as a user would recognise it from the file."""
     if v is None:
@@ -476,8 +487,7 @@ def _describe(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):
-        digits = len(str(abs(v))) if abs(v) < 10**4000 else 4000
-        return str(v) if digits <= 30 else f"a {digits}-digit integer"
+        return str(v) if abs(v) < 10**30 else f"an integer of {_digits(v)} digits"
     if isinstance(v, float):
         if math.isnan(v):
             return ".nan"
@@ -636,15 +646,16 @@ def _match(data: Any, tokens: list[str | int], i: int) -> tuple[str | int, int] 
     """The segment of ``data`` that ``tokens[i:]`` starts with (longest dotted name first)."""
     tok = tokens[i]
     if isinstance(data, list):
-        if isinstance(tok, int) or (isinstance(tok, str) and tok.isdigit()):
-            idx = int(tok)
-            return (idx, i + 1) if idx < len(data) else None
+        if isinstance(tok, int):  # [2]
+            return (tok, i + 1) if tok < len(data) else None
         names = [d.get("name") if isinstance(d, dict) else None for d in data]
         for j in range(len(tokens), i, -1):
             if all(isinstance(t, str) for t in tokens[i:j]):
                 name = ".".join(str(t) for t in tokens[i:j])
                 if name in names:
                     return names.index(name), j
+        if tok.isdigit() and int(tok) < len(data):  # .2 when no item is named '2'
+            return int(tok), i + 1
         return None
     if isinstance(data, dict):
         for j in range(len(tokens), i, -1):
@@ -683,32 +694,31 @@ def _issues(exc: ValidationError, document: Any) -> list[_Issue]:
 
     # Alternatives of a union (a number or a list of two): keep the alternative that matches the
     # value's shape; if none does, say every alternative once.
-    by_union: dict[Loc, dict[str, list[Any]]] = {}
-    for row in rows:
-        if row[2] is not None:
-            by_union.setdefault(row[2][0], {}).setdefault(row[2][1], []).append(row)
+    by_union: dict[Loc, dict[str, list[int]]] = {}
+    for k, (_err, _loc, union, _at_key) in enumerate(rows):
+        if union is not None:
+            by_union.setdefault(union[0], {}).setdefault(union[1], []).append(k)
     drop: set[int] = set()
     merged_union: set[Loc] = set()
     for point, branches in by_union.items():
         if len(branches) < 2:
             continue
         shape_only = {
-            tag: all(r[1] == point and _is_shape_error(r[0]["type"]) for r in branch)
+            tag: all(rows[k][1] == point and _is_shape_error(rows[k][0]["type"]) for k in branch)
             for tag, branch in branches.items()
         }
         if not all(shape_only.values()):
             for tag, branch in branches.items():
                 if shape_only[tag]:
-                    drop.update(id(r) for r in branch)
+                    drop.update(branch)
         else:
             merged_union.add(point)
 
     issues: list[_Issue] = []
-    for row in rows:
-        if id(row) in drop:
-            continue
-        err, loc, _union, at_key = row
-        issues.extend(_issue(err, loc, at_key, document))
+    listed: set[Loc] = set()  # mappings whose allowed fields were listed once already
+    for k, (err, loc, _union, at_key) in enumerate(rows):
+        if k not in drop:
+            issues.extend(_issue(err, loc, at_key, document, listed))
     # One message per union whose alternatives all failed on shape.
     out: list[_Issue] = []
     seen: dict[Loc, _Issue] = {}
@@ -725,7 +735,9 @@ def _issues(exc: ValidationError, document: Any) -> list[_Issue]:
     return out
 
 
-def _issue(err: Mapping[str, Any], loc: Loc, at_key: bool, document: Any) -> list[_Issue]:
+def _issue(
+    err: Mapping[str, Any], loc: Loc, at_key: bool, document: Any, listed: set[Loc]
+) -> list[_Issue]:
     etype = err["type"]
     ctx = err.get("ctx") or {}
     tp, _ = _type_at(loc, document)
@@ -733,9 +745,11 @@ def _issue(err: Mapping[str, Any], loc: Loc, at_key: bool, document: Any) -> lis
         key = str(loc[-1])
         allowed = _allowed(loc[:-1], document)
         close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        listing = f"allowed: {', '.join(allowed)}" if allowed else ""
-        extra = f" ({hint}{listing})" if hint or listing else ""
+        hints = [f"did you mean '{close[0]}'?"] if close else []
+        if allowed and loc[:-1] not in listed:
+            hints.append(f"allowed: {', '.join(allowed)}")
+            listed.add(loc[:-1])
+        extra = f" ({' '.join(hints)})" if hints else ""
         return [_Issue(loc, f"unknown field '{key}'{extra}", at_key=True)]
     if etype == "missing":
         if isinstance(loc[-1], int):
@@ -767,7 +781,7 @@ def _issue(err: Mapping[str, Any], loc: Loc, at_key: bool, document: Any) -> lis
         msg = re.sub(r"^(Value|Assertion) error, ", "", msg)
         if loc == ():
             return [
-                _Issue(_resolve_loose(path, document) if path else (), text)
+                _cross_reference(path, text, document)
                 for path, text in _split_cross_references(msg)
             ]
         return [_Issue(loc, msg)]
@@ -782,6 +796,26 @@ def _issue(err: Mapping[str, Any], loc: Loc, at_key: bool, document: Any) -> lis
             got=got,
         )
     ]
+
+
+def _cross_reference(path: str, text: str, document: Any) -> _Issue:
+    """An issue from the scenario's cross-reference check, at the item it is about."""
+    loc = _resolve_loose(path, document) if path else ()
+    twice = re.fullmatch(r"the name '(.*)' is used twice", text)
+    items = _child_at(document, loc)
+    if twice and isinstance(items, list):
+        names = [i.get("name") if isinstance(i, dict) else None for i in items]
+        dup = [j for j, n in enumerate(names) if n == twice.group(1)]
+        if len(dup) > 1:
+            first = f" (also {format_path((*loc, dup[0]))})"
+            return _Issue((*loc, dup[1], "name"), text + first)
+    return _Issue(loc, text)
+
+
+def _child_at(data: Any, loc: Loc) -> Any:
+    for seg in loc:
+        data = _child(data, seg)
+    return data
 
 
 def _place(issue: _Issue, doc: _Doc | None) -> Problem:
@@ -800,9 +834,7 @@ def _place(issue: _Issue, doc: _Doc | None) -> Problem:
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:
-    problems = sorted(
-        problems, key=lambda p: (p.line is None, p.line or 0, p.column or 0, p.path)
-    )
+    problems = sorted(problems, key=lambda p: (p.line is None, p.line or 0, p.column or 0, p.path))
     if len(problems) > MAX_PROBLEMS:
         rest = len(problems) - MAX_PROBLEMS
         problems = [*problems[:MAX_PROBLEMS], Problem("", f"... and {rest} more problems")]
@@ -821,8 +853,9 @@ def _read(path: Path, file: str) -> str:
         raise ScenarioError(file, [Problem("", "no such file")]) from None
     except IsADirectoryError:
         raise ScenarioError(file, [Problem("", "is a folder, not a scenario file")]) from None
-    except OSError as exc:
-        raise ScenarioError(file, [Problem("", f"cannot read: {exc.strerror or exc}")]) from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+        reason = getattr(exc, "strerror", None) or exc
+        raise ScenarioError(file, [Problem("", f"cannot read: {reason}")]) from None
     if len(raw) > MAX_FILE_BYTES:
         raise ScenarioError(file, [_too_big()])
     return _decode(raw, file)
@@ -960,7 +993,8 @@ def scenario_to_document(s: Scenario) -> dict[str, Any]:
         entries = {}
         for ident, entry in getattr(s, kind).items():
             dumped = entry.model_dump(mode="json", exclude_none=True)
-            entries[ident] = {f: dumped.get(f) for f in type(entry).model_fields}
+            fields = [f for f in type(entry).model_fields if f != "sources"] + ["sources"]
+            entries[ident] = {f: dumped.get(f) for f in fields}
         doc[kind] = entries
     return doc
 
@@ -970,13 +1004,7 @@ def dump_resolved_yaml(s: Scenario) -> str:
 
     It loads back (:func:`load_scenario_text`) to a scenario equal to ``s``.
     """
-    body = yaml.safe_dump(
-        scenario_to_document(s), sort_keys=False, allow_unicode=True, width=100
-    )
-    return (
-        "# Resolved scenario: every default and catalogue value filled in (written by "
-        "incursion).\n" + body
-    )
+    return yaml.safe_dump(scenario_to_document(s), sort_keys=False, allow_unicode=True, width=100)
 
 
 # --------------------------------------------------------------------------------------------
@@ -998,11 +1026,11 @@ def _existing(data: Any) -> str:
     if isinstance(data, list):
         names = [d["name"] for d in data if isinstance(d, dict) and isinstance(d.get("name"), str)]
         if names:
-            return f"items named {', '.join(names)} (or an index 0-{len(data) - 1})"
-        return f"indices 0-{len(data) - 1}" if data else "an empty list"
+            return f"the items {', '.join(names)} (or an index 0-{len(data) - 1})"
+        return f"the indices 0-{len(data) - 1}" if data else "no items"
     if isinstance(data, dict):
-        return f"fields {', '.join(map(str, data))}" if data else "an empty mapping"
-    return f"a single value ({_describe(data)})"
+        return f"the entries {', '.join(map(str, data))}" if data else "no entries"
+    return _describe(data)
 
 
 def _set(document: dict[str, Any], path: str, value: Any) -> Loc:
@@ -1013,32 +1041,35 @@ def _set(document: dict[str, Any], path: str, value: Any) -> Loc:
     data: Any = document
     i = 0
     while True:
-        found = _match(data, tokens, i)
-        if found is None:
-            rest = ".".join(str(t) for t in tokens[i:])
-            tp, _ = _type_at(tuple(loc), document)
-            model = _pick_model(tp, data) if tp is not None else None
-            settable = isinstance(data, dict) and all(isinstance(t, str) for t in tokens[i:])
-            if settable and (
-                (model is not None and rest in model.model_fields)
-                or any(typing.get_origin(m) is dict for m in _members(tp))
-            ):
-                found = (rest, len(tokens))
-            else:
-                where = format_path(tuple(loc)) or "the top level"
-                if model is not None and isinstance(data, dict):
-                    what = f"fields {', '.join(model.model_fields)}"
-                else:
-                    what = _existing(data)
-                raise ScenarioError(
-                    None, [Problem(path, f"no '{rest}' at {where}: there are {what}")]
-                )
+        found = _match(data, tokens, i) or _new_key(document, tuple(loc), data, tokens, i, path)
         seg, i = found
         loc.append(seg)
         if i == len(tokens):
             data[seg] = _plain(value)
             return tuple(loc)
         data = data[seg]
+
+
+def _new_key(
+    document: Any, loc: Loc, data: Any, tokens: list[str | int], i: int, path: str
+) -> tuple[str, int]:
+    """A key ``set_path`` may add: an unset field of a model, or a new entry of a mapping field."""
+    tok = tokens[i]
+    tp, _ = _type_at(loc, document)
+    model = _pick_model(tp, data) if tp is not None else None
+    if i == len(tokens) - 1 and isinstance(tok, str) and isinstance(data, dict):
+        if model is not None and tok in model.model_fields:
+            return tok, i + 1
+        if model is None and any(typing.get_origin(m) is dict for m in _members(tp)):
+            return tok, i + 1
+    where = format_path(loc) or "the top level"
+    if isinstance(data, dict) and model is not None:
+        message = f"no '{tok}' in {where}: it has the fields {', '.join(model.model_fields)}"
+    elif isinstance(data, dict | list):
+        message = f"no '{tok}' in {where}: it has {_existing(data)}"
+    else:
+        message = f"{where} is a single value ({_describe(data)}): it has no '{tok}'"
+    raise ScenarioError(None, [Problem(path, message)])
 
 
 def set_path(document: dict[str, Any], path: str, value: Any) -> None:
@@ -1107,7 +1138,8 @@ def with_changes(s: Scenario, changes: Mapping[str, Any]) -> Scenario:
                 if ploc[: len(loc)] == loc or loc[: len(ploc)] == ploc
             ]
             label = ", ".join(related or list(changed))
-            detail = p.message if p.path in ("", label) else f"{p.path}: {p.message}"
+            same = not p.path or ploc in changed.values()
+            detail = p.message if same else f"{p.path}: {p.message}"
             problems.append(Problem(label, f"invalid after the change: {detail}"))
         raise ScenarioError(f"scenario {s.name!r}", problems) from None
 

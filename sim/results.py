@@ -65,6 +65,7 @@ class RunResult:
     replication_seeds: list[int]
     events: int = 0
     wall_s: float = 0.0
+    stop_reason: str = "replications"
     world: World | None = field(default=None, repr=False)
 
     @property

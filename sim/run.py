@@ -8,6 +8,7 @@ replications or in which order.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -57,6 +58,43 @@ def _chunks(indices: list[int], size: int) -> Iterable[list[int]]:
         yield indices[k : k + size]
 
 
+def _run_indices(
+    world: World,
+    scenario: Scenario,
+    seed: int,
+    indices: list[int],
+    n_workers: int,
+    progress: Callable[[int], None] | None,
+) -> list[ReplicationResult]:
+    results: list[ReplicationResult] = []
+    if n_workers == 1:
+        batch = max(1, len(indices) // 100)
+        for chunk in _chunks(indices, batch):
+            results.extend(run_replication(world, seed, i) for i in chunk)
+            if progress is not None:
+                progress(len(chunk))
+        return results
+    size = max(1, min(256, len(indices) // (4 * n_workers)))
+    with ProcessPoolExecutor(max_workers=n_workers) as pool:
+        futures = [pool.submit(_run_chunk, scenario, seed, c) for c in _chunks(indices, size)]
+        for fut in futures:  # in submission order, so the result does not depend on timing
+            part = fut.result()
+            results.extend(part)
+            if progress is not None:
+                progress(len(part))
+    return results
+
+
+def _ci_relative_width(world: World, results: list[ReplicationResult], seed: int) -> float:
+    """Width of the 95 % interval of the cost-exchange ratio relative to its mean."""
+    m = collect(world, results, seed=seed, engine="des", tables=False).summary["metrics"]
+    cer = m["cost_exchange_ratio"]
+    lo, hi = cer["ci95"]
+    if cer["mean"] in (None, 0) or lo is None or hi is None:
+        return math.inf
+    return (hi - lo) / abs(cer["mean"])
+
+
 def run(
     scenario: Scenario,
     *,
@@ -64,6 +102,8 @@ def run(
     seed: int | None = None,
     workers: int | None = 1,
     engine: str = "des",
+    until_ci: float | None = None,
+    max_replications: int = 10_000,
     progress: Callable[[int, int], None] | None = None,
 ) -> RunResult:
     """Run a scenario's replications and summarise them.
@@ -73,7 +113,8 @@ def run(
     scenario : Scenario
         A validated scenario (:func:`sim.load_scenario`).
     replications : int, optional
-        Number of replications (default: the scenario's ``replications``).
+        Number of replications (default: the scenario's ``replications``). With ``until_ci``,
+        the size of the first batch and of each further batch.
     seed : int, optional
         Run seed (default: the scenario's ``seed``).
     workers : int or None
@@ -81,8 +122,14 @@ def run(
         same, bit for bit, whatever the number.
     engine : {"des"}
         The SimPy discrete-event engine.
+    until_ci : float, optional
+        Keep adding batches of replications until the 95 % interval of the cost-exchange ratio
+        is narrower than this fraction of its mean (e.g. 0.05), or ``max_replications`` is
+        reached. ``RunResult.stop_reason`` says which.
+    max_replications : int
+        Cap for ``until_ci``.
     progress : callable, optional
-        Called as ``progress(done, total)`` after each batch of replications.
+        Called as ``progress(done, total)`` as replications complete.
 
     Returns
     -------
@@ -96,33 +143,56 @@ def run(
         raise LimitError(f"replications must be between 1 and {MAX_REPLICATIONS}, got {reps}")
     if seed < 0:
         raise IncursionError(f"seed must be >= 0, got {seed}")
+    if until_ci is not None and not (0 < until_ci < 10):
+        raise IncursionError(f"--until-ci must be a positive fraction such as 0.05, got {until_ci}")
+    if not 1 <= max_replications <= MAX_REPLICATIONS:
+        raise LimitError(
+            f"max_replications must be between 1 and {MAX_REPLICATIONS}, got {max_replications}"
+        )
     started = time.perf_counter()
     world = build_world(scenario)
-    n_workers = os.cpu_count() or 1 if workers is None else max(1, int(workers))
-    n_workers = min(n_workers, reps)
-    results: list[ReplicationResult] = []
-    indices = list(range(reps))
-    if n_workers == 1:
-        batch = max(1, reps // 100)
-        for chunk in _chunks(indices, batch):
-            results.extend(run_replication(world, seed, i) for i in chunk)
-            if progress is not None:
-                progress(len(results), reps)
-    else:
-        size = max(1, min(256, reps // (4 * n_workers)))
-        with ProcessPoolExecutor(max_workers=n_workers) as pool:
-            futures = [pool.submit(_run_chunk, scenario, seed, c) for c in _chunks(indices, size)]
-            for fut in futures:  # in order, so the result does not depend on timing
-                results.extend(fut.result())
-                if progress is not None:
-                    progress(len(results), reps)
+    n_workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
+    total = reps if until_ci is None else max_replications
+    done = 0
+
+    def tick(k: int) -> None:
+        nonlocal done
+        done += k
+        if progress is not None:
+            progress(done, total)
+
+    first = min(reps, total)
+    results = _run_indices(world, scenario, seed, list(range(first)), min(n_workers, first), tick)
+    stop_reason = "replications"
+    if until_ci is not None:
+        while True:
+            width = _ci_relative_width(world, results, seed)
+            if width < until_ci:
+                stop_reason = f"ci: 95 % interval width {width:.2%} of the mean < {until_ci:.2%}"
+                break
+            if len(results) >= max_replications:
+                stop_reason = (
+                    f"max_replications: {max_replications} reached with interval width "
+                    f"{width:.2%} of the mean"
+                )
+                break
+            nxt = list(range(len(results), min(len(results) + reps, max_replications)))
+            results += _run_indices(world, scenario, seed, nxt, min(n_workers, len(nxt)), tick)
     out = collect(world, results, seed=seed, engine=engine)
+    out.stop_reason = stop_reason
     out.wall_s = time.perf_counter() - started
     return out
 
 
-def collect(world: World, results: list[ReplicationResult], *, seed: int, engine: str) -> RunResult:
-    """Assemble replication results into tables and the summary."""
+def collect(
+    world: World,
+    results: list[ReplicationResult],
+    *,
+    seed: int,
+    engine: str,
+    tables: bool = True,
+) -> RunResult:
+    """Assemble replication results into tables and the summary (tables only if asked)."""
     scen = world.scenario
     reps = len(results)
     n = world.n_drones
@@ -162,6 +232,9 @@ def collect(world: World, results: list[ReplicationResult], *, seed: int, engine
     )
     rep_seeds = [replication_seed_word(seed, i) for i in range(reps)]
     summary = summary_dict(outcomes, scenario=scen.name, seed=seed, engine=engine)
+    if not tables:
+        empty = pd.DataFrame()
+        return RunResult(scen, seed, engine, summary, empty, empty, empty, [])
     proj = world.projection
 
     # Drone table: long format, one row per replication and drone.

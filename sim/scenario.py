@@ -27,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from sim.geo import BUILTIN_TERRITORIES
+
 __all__ = [
     "MAX_DEFENDERS",
     "MAX_DRONES",
@@ -183,18 +185,6 @@ class NoFireZone(_Model):
         return _resolve_path(v, info)
 
 
-BUILTIN_BORDERS = (
-    "poland",
-    "germany",
-    "czechia",
-    "slovakia",
-    "ukraine",
-    "belarus",
-    "lithuania",
-    "kaliningrad",
-)
-
-
 def _resolve_path(v: str | None, info: ValidationInfo) -> str | None:
     if v is None:
         return None
@@ -220,8 +210,8 @@ class Geography(_Model):
     @field_validator("border")
     @classmethod
     def _border(cls, v: str, info: ValidationInfo) -> str:
-        if v.lower() in BUILTIN_BORDERS:
-            return v.lower()
+        if v.strip().lower() in BUILTIN_TERRITORIES:
+            return v.strip().lower()
         return _resolve_path(v, info) or v
 
 
@@ -394,7 +384,9 @@ class Scenario(_Model):
                 seen.add(item.name)
         total = sum(w.count for w in self.waves)
         if total > MAX_DRONES:
-            errors.append(f"waves launch {total} drones in all; the limit is {MAX_DRONES}")
+            errors.append(
+                f"waves: they launch {total} drones in all, over the limit of {MAX_DRONES}"
+            )
         horizon_min = self.duration_h * 60.0
         for i, w in enumerate(self.waves):
             if w.type not in self.drone_types:
@@ -476,10 +468,10 @@ def merge_catalogue(document: dict[str, Any], catalogue: dict[str, Any]) -> dict
         return document
     doc = copy.deepcopy(document)
     wanted: dict[str, set[str]] = {k: set() for k in _CATALOGUED}
-    for w in doc.get("waves") or []:
+    for w in doc["waves"] if isinstance(doc.get("waves"), list) else []:
         if isinstance(w, dict) and isinstance(w.get("type"), str):
             wanted["drone_types"].add(w["type"])
-    for d in doc.get("defenders") or []:
+    for d in doc["defenders"] if isinstance(doc.get("defenders"), list) else []:
         if not isinstance(d, dict):
             continue
         if isinstance(d.get("weapon"), str):

@@ -1,0 +1,143 @@
+"""The command line, through the real entry point (``python -m sim``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sim import cli
+from sim.errors import IncursionError
+
+
+def incursion(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
+    return subprocess.run(
+        [sys.executable, "-m", "sim", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_validate_ok(tiny_scenario_path: Path) -> None:
+    r = incursion("validate", tiny_scenario_path.name, cwd=tiny_scenario_path.parent)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "tiny.yaml: ok (5 drones in 1 wave, 2 defenders)"
+    assert r.stderr == ""
+
+
+def test_validate_bad_file(tiny_scenario_path: Path) -> None:
+    text = tiny_scenario_path.read_text().replace("magazine: 6", "magazine: -3")
+    bad = tiny_scenario_path.with_name("bad.yaml")
+    bad.write_text(text)
+    line = next(i + 1 for i, s in enumerate(text.splitlines()) if "magazine: -3" in s)
+    r = incursion("validate", "tiny.yaml", "bad.yaml", cwd=bad.parent)
+    assert r.returncode == 2
+    assert "tiny.yaml: ok" in r.stdout
+    assert f"bad.yaml:{line}:15: defenders[0].magazine: expected an integer >= 0, got -3" in (
+        r.stderr
+    )
+    assert "Traceback" not in r.stderr + r.stdout
+
+
+def test_validate_yaml_error_and_missing_file(tmp_path: Path) -> None:
+    (tmp_path / "broken.yaml").write_text("name: [unclosed\n")
+    r = incursion("validate", "broken.yaml", "missing.yaml", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "broken.yaml:2:1: YAML syntax error" in r.stderr
+    assert "missing.yaml: no such file" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_validate_python_tag_is_refused(tmp_path: Path, tiny_scenario_yaml: str) -> None:
+    marker = tmp_path / "pwned"
+    (tmp_path / "evil.yaml").write_text(
+        tiny_scenario_yaml.replace(
+            "seed: 7", f'seed: !!python/object/apply:os.system ["touch {marker}"]'
+        )
+    )
+    r = incursion("validate", "evil.yaml", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "evil.yaml:3:7: seed: the YAML tag !!python/object/apply:os.system" in r.stderr
+    assert not marker.exists()
+
+
+def test_schema_prints_json(tmp_path: Path) -> None:
+    r = incursion("schema", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    schema = json.loads(r.stdout)
+    assert "waves" in schema["properties"]
+    assert schema["$schema"].endswith("2020-12/schema")
+
+
+def test_schema_to_file(tmp_path: Path) -> None:
+    r = incursion("schema", "--out", "scenario.schema.json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""
+    assert "waves" in json.loads((tmp_path / "scenario.schema.json").read_text())["properties"]
+
+
+def test_catalogue_table(tmp_path: Path) -> None:
+    r = incursion("catalogue", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    for word in ("gerbera", "aim9x", "piorun", "f16", "Drone types", "Weapons", "Platforms"):
+        assert word in r.stdout
+    assert "est." in r.stdout
+
+
+def test_catalogue_json_one_kind(tmp_path: Path) -> None:
+    r = incursion("catalogue", "--json", "--kind", "weapons", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert list(data) == ["weapons"]
+    assert data["weapons"]["aim9x"]["sources"]["cost_usd"]["year"] >= 2000
+
+
+def test_version_and_usage_error(tmp_path: Path) -> None:
+    r = incursion("--version", cwd=tmp_path)
+    assert r.returncode == 0
+    assert r.stdout.startswith("incursion ")
+    r = incursion("catalogue", "--kind", "tanks", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+
+
+# In-process: how main() maps errors and interrupts to exit statuses.
+
+
+def test_main_maps_incursion_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sim.catalogue
+
+    def broken() -> None:
+        raise IncursionError("the built-in catalogue is broken")
+
+    monkeypatch.setattr(sim.catalogue, "catalogue_models", broken)
+    with pytest.raises(SystemExit) as info:
+        cli.main(["catalogue"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.strip() == "incursion: error: the built-in catalogue is broken"
+
+
+def test_main_maps_keyboard_interrupt(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import sim.loader
+
+    def interrupted(path: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sim.loader, "load_scenario", interrupted)
+    with pytest.raises(SystemExit) as info:
+        cli.main(["validate", str(tmp_path / "x.yaml")])
+    assert info.value.code == 130
+    assert "interrupted" in capsys.readouterr().err
