@@ -56,6 +56,10 @@ _NATURAL_FATE = {
 }
 
 
+#: C2 re-examines drones it could not assign at least this often (s).
+C2_CYCLE_S = 60.0
+
+
 class CountingEnvironment(simpy.Environment):
     """A SimPy environment that counts the events it schedules (for benchmarks)."""
 
@@ -131,6 +135,10 @@ class _AirbaseUnit:
     loadout: dict[str, int]
     aircraft: list[_Aircraft] = field(default_factory=list)
 
+    def has_available(self) -> bool:
+        """Whether any aircraft is ready on the ground or idle on station."""
+        return any(a.state in ("ready", "idle") for a in self.aircraft)
+
 
 class Simulation:
     """One replication: owns the SimPy environment, the generator and the mutable state.
@@ -161,6 +169,11 @@ class Simulation:
         self.engaged: dict[int, set[int]] = {}
         self.tried: set[tuple[int, int]] = set()
         self.pending: dict[int, None] = {}  # insertion-ordered set
+        # Defenders in the order they became more available (reload, aircraft ready or on
+        # station, a fully committed battery freed): a drone for which C2 found no one only
+        # needs those looked at again.
+        self.freed: list[int] = []
+        self.checked: dict[int, tuple[int, float]] = {}  # drone -> (len(freed), time) found no one
         self.shot_log: list[tuple[float, float, int, int, int, bool, float, float, float]] = []
         self.sortie_log: list[tuple[int, int, float, float]] = []
         wi = {name: i for i, name in enumerate(world.weapon_names)}
@@ -294,6 +307,8 @@ class Simulation:
                     break
                 ready = env.now + doc.assessment_s
         finally:
+            if unit.magazine - unit.committed <= 0:
+                self.freed.append(b)  # it was fully committed: now it can take another drone
             unit.committed -= 1
             if req is not None:
                 unit.channels.release(req)
@@ -303,6 +318,7 @@ class Simulation:
         assert unit.reload_s is not None
         yield self.env.timeout(unit.reload_s)
         unit.magazine = unit.capacity
+        self.freed.append(unit.index)
         ev, unit.reloading = unit.reloading, None
         if ev is not None:
             ev.succeed()
@@ -329,7 +345,7 @@ class Simulation:
         """Earliest time >= t0 at which a fighter leaving (x0, y0) at t0 can be at drone ``d``.
 
         ``f(t) = |D(t) - P0| - v (t - t0)`` is convex on each straight leg of the drone, so the
-        first sign change between breakpoints brackets a unique root, found by bisection.
+        first sign change between breakpoints brackets a unique root, solved in closed form.
         """
         tr = self.tracks
         s, e = tr.offsets[d], tr.offsets[d + 1]
@@ -347,17 +363,32 @@ class Simulation:
         k = int(hits[0])
         if k == 0:
             return t0
-        lo, hi = float(ts[k - 1]), float(ts[k])
-        for _ in range(60):
-            mid = 0.5 * (lo + hi)
-            mx, my = tr.position(d, mid)
-            if math.hypot(mx - x0, my - y0) - speed * (mid - t0) <= 0:
-                hi = mid
-            else:
-                lo = mid
-            if hi - lo < 1e-6:
-                break
-        return hi
+        # On the bracketing leg the drone moves linearly: D(t) = Da + u (t - ta). Solve
+        # |Da - P0 + u tau| = v (tau + ta - t0) for the root in [0, tb - ta] (unique: f is
+        # convex there and changes sign once).
+        ta, tb = float(ts[k - 1]), float(ts[k])
+        wx, wy = float(px[k - 1]) - x0, float(py[k - 1]) - y0
+        span = tb - ta
+        ux = (float(px[k]) - float(px[k - 1])) / span if span > 0 else 0.0
+        uy = (float(py[k]) - float(py[k - 1])) / span if span > 0 else 0.0
+        c0 = ta - t0
+        v2 = speed * speed
+        qa = ux * ux + uy * uy - v2
+        qb = 2.0 * (wx * ux + wy * uy - v2 * c0)
+        qc = wx * wx + wy * wy - v2 * c0 * c0
+        roots: list[float] = []
+        if abs(qa) > 1e-12:
+            disc = qb * qb - 4.0 * qa * qc
+            if disc >= 0:
+                sq = math.sqrt(disc)
+                roots = [(-qb - sq) / (2 * qa), (-qb + sq) / (2 * qa)]
+        elif abs(qb) > 1e-12:
+            roots = [-qc / qb]
+        tol = 1e-9 * max(1.0, span)
+        inside = [r for r in roots if -tol <= r <= span + tol and r + c0 >= -tol]
+        if inside:
+            return ta + min(max(min(inside), 0.0), span)
+        return tb  # numerically at the end of the leg, where f <= 0 holds
 
     def _cheapest_weapon(self, rounds: dict[str, int], d: int) -> str | None:
         alt = self.tracks.altitude_m[d]
@@ -420,6 +451,7 @@ class Simulation:
             if deadline <= env.now:
                 break
             ac.state = "idle"
+            self.freed.append(unit.index)
             ac.tasked = env.event()
             self._assign()
             if not ac.tasked.triggered:
@@ -437,6 +469,7 @@ class Simulation:
         yield env.timeout(unit.turnaround_s)
         ac.rounds = dict(unit.loadout)
         ac.state = "ready"
+        self.freed.append(unit.index)
         self._assign()
 
     def _intercept(
@@ -475,12 +508,26 @@ class Simulation:
             self._engagement_over(d, unit.index, reassign=False)
 
     # ------------------------------------------------------------------ command and control
-    def detect(self, d: int) -> Generator[simpy.Event, Any, None]:
-        """Process: the drone's detection at its precomputed time, then assignment."""
-        yield self.env.timeout(float(self.tracks.detect_s[d]) - self.env.now)
-        if self.alive(d):
-            self.pending[d] = None
-            self._assign()
+    def _radar_picture(self) -> Generator[simpy.Event, Any, None]:
+        """Process: drones become detected at their precomputed times and go to C2."""
+        det = self.tracks.detect_s
+        order = np.flatnonzero(np.isfinite(det))
+        order = order[np.argsort(det[order], kind="stable")]
+        for d in order.tolist():
+            t = float(det[d])
+            if t > self.env.now:
+                yield self.env.timeout(t - self.env.now)
+            if self.alive(d):
+                self.pending[d] = None
+                self._assign(only=d)
+
+    def _c2_cycle(self) -> Generator[simpy.Event, Any, None]:
+        """Process: C2 looks again at waiting drones each cycle (fighter reach changes in time)."""
+        horizon = self.world.scenario.duration_s
+        while self.env.now + C2_CYCLE_S <= horizon:
+            yield self.env.timeout(C2_CYCLE_S)
+            if self.pending:
+                self._assign()
 
     def _policy_key(self, plan: _Plan, defender: int, d: int, x: float, y: float) -> tuple:
         policy = self.doctrine.assignment
@@ -491,12 +538,14 @@ class Simulation:
         px, py = self.tracks.position(d, self.env.now)
         return (math.hypot(px - x, py - y), plan.impact, defender)
 
-    def _candidates(self, d: int) -> list[tuple[tuple, int, Any]]:
+    def _candidates(self, d: int, only: set[int] | None = None) -> list[tuple[tuple, int, Any]]:
+        """Every defender able to engage drone ``d`` now, with its policy key (``only``: among
+        these defender indices)."""
         now = self.env.now
         out: list[tuple[tuple, int, Any]] = []
         for b in self.windows.get(d, {}):
             unit = self.batteries[b]
-            if (d, b) in self.tried:
+            if (only is not None and b not in only) or (d, b) in self.tried:
                 continue
             if unit.magazine - unit.committed <= 0 and unit.reload_s is None:
                 continue
@@ -505,7 +554,9 @@ class Simulation:
                 bx, by = float(self.world.bat_x[b]), float(self.world.bat_y[b])
                 out.append((self._policy_key(plan, b, d, bx, by), b, None))
         for unit in self.airbases:
-            if (d, unit.index) in self.tried:
+            if (only is not None and unit.index not in only) or (d, unit.index) in self.tried:
+                continue
+            if not unit.has_available():
                 continue
             for ac in unit.aircraft:
                 if ac.state == "idle":
@@ -530,15 +581,37 @@ class Simulation:
         if len(eng) >= self.doctrine.max_defenders_per_target:
             self.pending.pop(d, None)
 
-    def _assign(self) -> None:
-        """Give every waiting drone to the best defender the policy allows, while any can."""
-        for d in list(self.pending):
-            if not self.alive(d):
+    def _assign(self, only: int | None = None) -> None:
+        """Give waiting drones to the best defender the policy allows, while any can.
+
+        A drone for which no defender could be found is looked at again when a defender's
+        availability changes (reload, aircraft ready or on station, engagement over) or after
+        ``C2_CYCLE_S``, not at every event: the answer cannot change in between.
+        """
+        now = self.env.now
+        on_call = {u.index for u in self.airbases if u.has_available()}
+        for d in [only] if only is not None else list(self.pending):
+            if d not in self.pending:
+                continue
+            allowed = self.allowed.get(d)
+            if not self.alive(d) or allowed is None or allowed[1][-1] < now:
+                # Destroyed, gone, or never again where a shot is allowed: nothing to assign.
                 self.pending.pop(d, None)
                 continue
+            only_def: set[int] | None = None
+            last = self.checked.get(d)
+            if last is not None:
+                only_def = set(self.freed[last[0] :])
+                if now - last[1] >= C2_CYCLE_S:
+                    # Time alone changes only what fighters can reach.
+                    only_def.update(on_call)
+                if not only_def:
+                    continue
             while d in self.pending:
-                cands = self._candidates(d)
+                cands = self._candidates(d, only_def)
+                only_def = None
                 if not cands:
+                    self.checked[d] = (len(self.freed), now)
                     break
                 _key, defender, ac = min(cands, key=lambda c: c[0])
                 self._take(d, defender)
@@ -552,6 +625,8 @@ class Simulation:
                     else:
                         ac.state = "scrambling"
                         self.env.process(self._sortie(unit, ac, d))
+                    if not unit.has_available():
+                        on_call.discard(unit.index)
 
     def _engagement_over(self, d: int, defender: int, *, reassign: bool = True) -> None:
         eng = self.engaged.get(d)
@@ -559,15 +634,16 @@ class Simulation:
             eng.discard(defender)
         if self.alive(d):
             self.pending[d] = None
+            self.checked.pop(d, None)
             if reassign:
                 self._assign()
 
     # ------------------------------------------------------------------ run
     def run(self) -> ReplicationResult:
         """Run the replication to the end and collect its outcome."""
-        tr = self.tracks
-        for d in np.flatnonzero(np.isfinite(tr.detect_s)):
-            self.env.process(self.detect(int(d)))
+        self.env.process(self._radar_picture())
+        if self.airbases:
+            self.env.process(self._c2_cycle())
         self.env.run()
         return self._result()
 

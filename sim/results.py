@@ -66,6 +66,9 @@ class RunResult:
     events: int = 0
     wall_s: float = 0.0
     stop_reason: str = "replications"
+    #: One row per replication: ``replication``, ``rng_seed`` and every per-replication metric
+    #: of :func:`sim.metrics.replication_metrics`.
+    per_replication: pd.DataFrame | None = field(default=None, repr=False)
     world: World | None = field(default=None, repr=False)
 
     @property

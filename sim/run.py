@@ -19,7 +19,7 @@ import pandas as pd
 
 from sim.engine import ReplicationResult, Simulation
 from sim.errors import IncursionError, LimitError
-from sim.metrics import FATES, Outcomes, summary_dict
+from sim.metrics import FATES, Outcomes, replication_metrics, summary_dict
 from sim.results import DRONE_COLUMNS, SHOT_COLUMNS, SORTIE_COLUMNS, RunResult
 from sim.scenario import MAX_REPLICATIONS, Scenario
 from sim.tracks import build_tracks
@@ -301,6 +301,10 @@ def collect(
         columns=list(SORTIE_COLUMNS),
     )
     summary["replication_seeds"] = rep_seeds
+    per_rep = pd.DataFrame(
+        {"replication": np.arange(reps), "rng_seed": np.array(rep_seeds, dtype=np.uint64)}
+        | replication_metrics(outcomes)
+    )
     return RunResult(
         scenario=scen,
         seed=seed,
@@ -312,4 +316,5 @@ def collect(
         replication_seeds=rep_seeds,
         events=int(sum(r.events for r in results)),
         world=world,
+        per_replication=per_rep,
     )
