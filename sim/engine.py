@@ -486,6 +486,10 @@ class Simulation:
                     break
                 if plan.fire > env.now + 1e-9:
                     yield env.timeout(plan.fire - env.now)
+                    # With the drone now: look again (it may have been destroyed meanwhile).
+                    ac.x, ac.y = self.tracks.position(d, env.now)
+                    ready = env.now
+                    continue
                 ac.x, ac.y = self.tracks.position(d, env.now)
                 wname = self._cheapest_weapon(ac.rounds, d)
                 assert wname is not None
@@ -635,8 +639,9 @@ class Simulation:
         if self.alive(d):
             self.pending[d] = None
             self.checked.pop(d, None)
-            if reassign:
-                self._assign()
+        # Also after a kill: the round or channel it freed may serve a waiting drone.
+        if reassign and self.pending:
+            self._assign()
 
     # ------------------------------------------------------------------ run
     def run(self) -> ReplicationResult:
