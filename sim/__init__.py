@@ -23,7 +23,7 @@ from sim.errors import GeographyError, IncursionError, LimitError, ScenarioError
 if TYPE_CHECKING:
     from sim.loader import load_scenario, load_scenario_text, with_changes
     from sim.results import RunResult
-    from sim.run import run
+    from sim.runner import run
     from sim.scenario import Scenario
 
 __all__ = [
@@ -45,7 +45,7 @@ _LAZY = {
     "load_scenario_text": "sim.loader",
     "with_changes": "sim.loader",
     "RunResult": "sim.results",
-    "run": "sim.run",
+    "run": "sim.runner",
     "Scenario": "sim.scenario",
 }
 

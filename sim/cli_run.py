@@ -87,17 +87,31 @@ def run_cmd(
         str, typer.Option("--format", help="Table format: csv, parquet or both.")
     ] = "both",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or table.")] = False,
+    map_replication: Annotated[
+        int,
+        typer.Option(
+            "--map-replication",
+            min=0,
+            metavar="K",
+            help="Replication shown in map.png, timeline.png, tracks.geojson and report.html.",
+        ),
+    ] = 0,
 ) -> None:
     """Run a scenario, print a summary table and write the run folder."""
     from sim.loader import load_scenario
     from sim.outputs import FORMATS, write_run_folder
-    from sim.run import run
+    from sim.runner import run
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
     console = Console(stderr=True, quiet=quiet)
     scen = load_scenario(scenario)
     reps = replications if replications is not None else scen.replications
+    if map_replication >= reps:
+        raise typer.BadParameter(
+            f"{map_replication} is not a replication of this run (0..{reps - 1})",
+            param_hint="--map-replication",
+        )
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -117,7 +131,7 @@ def run_cmd(
             progress=lambda done, total: progress.update(task, completed=done),
         )
     target = out if out is not None else Path("runs") / scen.name
-    write_run_folder(result, target, fmt=fmt)
+    write_run_folder(result, target, fmt=fmt, map_replication=map_replication)
     if not quiet:
         Console().print(render_summary(result.summary))
         files = sorted(p.name for p in target.iterdir())

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sim.engine import Simulation
-from sim.run import replication_rng
+from sim.runner import replication_rng
 from sim.scenario import Scenario
 from sim.tracks import build_tracks
 from sim.world import build_world
