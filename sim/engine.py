@@ -106,6 +106,7 @@ class _BatteryUnit:
     reload_s: float | None
     reaction_s: float
     channels: simpy.Resource
+    defended_m: float | None = None
     committed: int = 0
     reloading: simpy.Event | None = None
 
@@ -133,6 +134,7 @@ class _AirbaseUnit:
     scramble_s: float
     turnaround_s: float
     loadout: dict[str, int]
+    p_acquire: float = 1.0
     aircraft: list[_Aircraft] = field(default_factory=list)
 
     def has_available(self) -> bool:
@@ -189,6 +191,7 @@ class Simulation:
                 reload_s=None if b.reload_min is None else b.reload_min * 60.0,
                 reaction_s=b.reaction_s,
                 channels=simpy.Resource(self.env, capacity=b.channels),
+                defended_m=None if b.defended_radius_km is None else b.defended_radius_km * 1000.0,
             )
             for i, b in enumerate(world.batteries)
         ]
@@ -206,6 +209,7 @@ class Simulation:
                 scramble_s=a.scramble_min * 60.0,
                 turnaround_s=a.turnaround_min * 60.0,
                 loadout=dict(a.loadout),
+                p_acquire=a.p_acquire,
             )
             unit.aircraft = [
                 _Aircraft(base=j, number=k, rounds=dict(a.loadout), x=unit.base_x, y=unit.base_y)
@@ -479,6 +483,7 @@ class Simulation:
         doc = self.doctrine
         shots = 0
         ready = env.now
+        acquired = False
         try:
             while self.alive(d) and shots < doc.max_shots_per_target:
                 plan = self._fighter_plan(unit, ac, d, ready, ac.x, ac.y, ac.wheels_up)
@@ -491,6 +496,11 @@ class Simulation:
                     ready = env.now
                     continue
                 ac.x, ac.y = self.tracks.position(d, env.now)
+                if not acquired:
+                    # One draw per intercept: the aircraft finds the drone, or gives up on it.
+                    if unit.p_acquire < 1.0 and self.rng.random() >= unit.p_acquire:
+                        break
+                    acquired = True
                 wname = self._cheapest_weapon(ac.rounds, d)
                 assert wname is not None
                 w = self.world.scenario.weapons[wname]
@@ -552,6 +562,15 @@ class Simulation:
             if (only is not None and b not in only) or (d, b) in self.tried:
                 continue
             if unit.magazine - unit.committed <= 0 and unit.reload_s is None:
+                continue
+            if unit.defended_m is not None and (
+                self.tracks.diverted[d]
+                or math.hypot(
+                    self.tracks.aim_x[d] - self.world.bat_x[b],
+                    self.tracks.aim_y[d] - self.world.bat_y[b],
+                )
+                > unit.defended_m
+            ):
                 continue
             plan = self._battery_plan(b, d, now + unit.reaction_s)
             if plan is not None:

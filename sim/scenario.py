@@ -286,6 +286,18 @@ class Sensor(_Model):
     )
     scan_s: Pos = Field(default=10.0, le=3600)
     p_detect: Prob = 0.9
+    active_h: tuple[NonNeg, NonNeg] | None = Field(
+        default=None,
+        description="hours from t = 0 during which it is on (e.g. an AEW aircraft's time on "
+        "station); default always",
+    )
+
+    @field_validator("active_h")
+    @classmethod
+    def _active(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and v[1] < v[0]:
+            raise ValueError(f"active_h [{v[0]}, {v[1]}] ends before it starts")
+        return v
 
     @property
     def antenna_m(self) -> float:
@@ -305,6 +317,12 @@ class Battery(_Model):
     reload_min: Pos | None = Field(default=None, description="time to refill an empty magazine")
     channels: int = Field(default=1, ge=1, le=1000, description="simultaneous engagements")
     reaction_s: NonNeg = Field(default=20.0, le=86_400, description="assignment to first shot")
+    defended_radius_km: Pos | None = Field(
+        default=None,
+        le=5000,
+        description="point defence: engage only drones whose aim point lies within this distance "
+        "of the battery; default: any drone in reach",
+    )
 
 
 class Airbase(_Model):
@@ -321,6 +339,11 @@ class Airbase(_Model):
         min_length=1, description="rounds of each weapon per aircraft"
     )
     turnaround_min: NonNeg = Field(default=60.0, le=1440, description="landed to ready again")
+    p_acquire: Prob = Field(
+        default=1.0,
+        description="chance that an aircraft sent to a drone finds and identifies it (a small, "
+        "slow target at night); if not, it takes no shot at that drone",
+    )
 
     @field_validator("loadout")
     @classmethod

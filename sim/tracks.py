@@ -88,7 +88,8 @@ class Tracks:
     Per drone (shape ``(N,)``): ``wave``, ``launch_s``, ``speed_mps``, ``altitude_m``,
     ``end_s`` and ``end_reason`` (how the track ends if nobody shoots it down; one of the
     ``END_*`` codes), ``border_cross_s`` (first entry into the territory; NaN if never, or if
-    launched inside), ``inside_at_end``, ``detect_s`` (NaN if never detected), ``diverted``.
+    launched inside), ``inside_at_end``, ``detect_s`` (NaN if never detected), ``diverted``,
+    ``aim_x``/``aim_y`` (its aim point, after route spread).
 
     ``offsets`` indexes the breakpoints: drone ``i``'s track passes through ``(bx, by)`` at times
     ``bt`` over ``offsets[i]:offsets[i+1]``. ``allowed`` holds the merged intervals where a shot
@@ -106,6 +107,8 @@ class Tracks:
     inside_at_end: np.ndarray
     detect_s: np.ndarray
     diverted: np.ndarray
+    aim_x: np.ndarray
+    aim_y: np.ndarray
     offsets: np.ndarray
     bt: np.ndarray
     bx: np.ndarray
@@ -129,7 +132,8 @@ def _launch(world: World, rng: np.random.Generator) -> tuple[Segments, dict[str,
     """Launch times, spread routes and geodesically timed legs for every drone."""
     segs: list[tuple[np.ndarray, ...]] = []
     per: dict[str, list[np.ndarray]] = {
-        k: [] for k in ("wave", "launch_s", "speed", "alt", "endurance", "route_end")
+        k: []
+        for k in ("wave", "launch_s", "speed", "alt", "endurance", "route_end", "aim_x", "aim_y")
     }
     first = 0
     proj = world.projection
@@ -166,6 +170,8 @@ def _launch(world: World, rng: np.random.Generator) -> tuple[Segments, dict[str,
         per["alt"].append(np.full(n, w.altitude_m))
         per["endurance"].append(np.full(n, w.endurance_m))
         per["route_end"].append(times[:, -1])
+        per["aim_x"].append(pts[:, -1, 0])
+        per["aim_y"].append(pts[:, -1, 1])
         first += n
     table = Segments(*(np.concatenate(parts) for parts in zip(*segs, strict=True)))
     return table, {key: np.concatenate(v) for key, v in per.items()}
@@ -421,11 +427,14 @@ def _detections(
     if keys.size == 0:
         return detect
     drone, sensor = np.divmod(keys, m)
+    # Only while the sensor is on.
+    a = np.maximum(a, world.sensor_active_s[sensor, 0])
+    b = np.minimum(b, world.sensor_active_s[sensor, 1])
     scan = world.sensor_scan_s[sensor]
     p = world.sensor_p[sensor]
     k0 = np.ceil(a / scan - 1e-9)
     k1 = np.floor(b / scan + 1e-9)
-    scans = k1 - k0 + 1
+    scans = np.where(b >= a, k1 - k0 + 1, 0)
     trials = np.full(keys.size, np.iinfo(np.int64).max)
     pos = p > 0
     trials[pos] = rng.geometric(p[pos])
@@ -475,7 +484,7 @@ def _battery_windows(
     keys = np.concatenate([key.ravel(), key.ravel()])
     starts = np.concatenate([e1.ravel(), b_start.ravel()])
     ends = np.concatenate([a_end.ravel(), b_end.ravel()])
-    good = np.isfinite(starts) & (ends >= starts)
+    good = np.isfinite(starts) & (ends > starts)
     return merge_intervals(keys[good], starts[good], ends[good])
 
 
@@ -540,6 +549,8 @@ def build_tracks(world: World, rng: np.random.Generator) -> Tracks:
         inside_at_end=world.territory.contains(ex, ey),
         detect_s=detect,
         diverted=diverted,
+        aim_x=per["aim_x"],
+        aim_y=per["aim_y"],
         offsets=offsets,
         bt=bt,
         bx=bx,

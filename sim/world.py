@@ -74,6 +74,7 @@ class World:
     sensor_antenna_m: np.ndarray
     sensor_scan_s: np.ndarray
     sensor_p: np.ndarray
+    sensor_active_s: np.ndarray  # (M, 2) on from, off at
     # electronic-warfare areas (A,)
     ew_x: np.ndarray
     ew_y: np.ndarray
@@ -212,6 +213,15 @@ def build_world(scenario: Scenario) -> World:
         sensor_antenna_m=np.array([s.antenna_m for s in sensors], float),
         sensor_scan_s=arr(sensors, "scan_s"),
         sensor_p=arr(sensors, "p_detect"),
+        sensor_active_s=np.array(
+            [
+                (0.0, np.inf)
+                if s.active_h is None
+                else (s.active_h[0] * 3600, s.active_h[1] * 3600)
+                for s in sensors
+            ],
+            float,
+        ).reshape(-1, 2),
         ew_x=np.asarray(ex, float),
         ew_y=np.asarray(ey, float),
         ew_r=arr(ews, "radius_km") * 1000.0,
