@@ -78,6 +78,10 @@ small n: the percentile bootstrap covers about 93 % for lognormal(0, 0.5) sample
 89-90 % for lognormal(0, 1) samples of 50 (BCa and the t interval do about the same there),
 rising to 92 % at 200 replications. For heavily skewed ratios, run a few hundred replications.
 
+In ``summary.json`` the lower bound is cut at zero: every metric is a count, a cost, a time or
+a ratio of costs, whose mean cannot be negative, and a t interval of a count that is almost always
+zero would otherwise reach below it.
+
 With one finite value, or when all finite values are equal, the interval is ``[mean, mean]``: no
 spread has been observed, so there is nothing to estimate a width from (a deterministic scenario,
 or a count such as ``drones_launched`` that cannot vary). It is not a claim of certainty; run more
@@ -537,7 +541,14 @@ def _json_float(value: float) -> float | None:
 
 def _entry(values: np.ndarray, kind: Literal["mean", "ratio"], seed: int) -> dict[str, Any]:
     s = summarize(values, kind=kind, rng_seed=seed)
-    return {"mean": _json_float(s["mean"]), "ci95": [_json_float(b) for b in s["ci95"]]}
+    low, high = s["ci95"]
+    finite = np.asarray(values, float)
+    finite = finite[np.isfinite(finite)]
+    if finite.size and (finite >= 0).all() and np.isfinite(low):
+        # Every metric here is a count, cost, time or ratio: its mean cannot be negative, so the
+        # symmetric t interval is cut at zero rather than reported below it.
+        low = max(low, 0.0)
+    return {"mean": _json_float(s["mean"]), "ci95": [_json_float(low), _json_float(high)]}
 
 
 def summary_dict(
