@@ -87,8 +87,8 @@ class Tracks:
 
     Per drone (shape ``(N,)``): ``wave``, ``launch_s``, ``speed_mps``, ``altitude_m``,
     ``end_s`` and ``end_reason`` (how the track ends if nobody shoots it down; one of the
-    ``END_*`` codes), ``border_cross_s`` (first entry into the territory; NaN if never, or if
-    launched inside), ``inside_at_end``, ``detect_s`` (NaN if never detected), ``diverted``,
+    ``END_*`` codes), ``border_cross_s`` (first entry into the territory from outside; NaN if
+    never), ``inside_at_end``, ``detect_s`` (NaN if never detected), ``diverted``,
     ``aim_x``/``aim_y`` (its aim point, after route spread).
 
     ``offsets`` indexes the breakpoints: drone ``i``'s track passes through ``(bx, by)`` at times
@@ -341,14 +341,16 @@ def _pieces(world: World, seg: Segments) -> dict[str, np.ndarray]:
     """Split tracks where they cross the border or a no-fire boundary; flag each piece."""
     parts_i = [np.arange(len(seg)), np.arange(len(seg))]
     parts_f = [np.zeros(len(seg)), np.ones(len(seg))]
-    for edges in (world.territory.edges, *(r.edges for r in world.nofire_polygons)):
+    roe_regions = [world.roe_inner] if world.roe_inner is not None else []
+    roe_regions += world.roe_nofire_polygons
+    for edges in (world.territory.edges, *(r.edges for r in roe_regions)):
         si, fr = segment_edge_crossings(seg.x0, seg.y0, seg.x1, seg.y1, edges)
         parts_i.append(si)
         parts_f.append(fr)
     if world.nofire_r.size:
         enter, leave = circle_windows(
             seg.t0, seg.t1, seg.x0, seg.y0, seg.x1, seg.y1,
-            world.nofire_x, world.nofire_y, world.nofire_r,
+            world.nofire_x, world.nofire_y, world.roe_nofire_r,
         )  # fmt: skip
         dur = (seg.t1 - seg.t0)[:, None]
         for t in (enter, leave):
@@ -373,13 +375,14 @@ def _pieces(world: World, seg: Segments) -> dict[str, np.ndarray]:
     xb, yb = seg.at(a_i, tb)
     mx, my = 0.5 * (xa + xb), 0.5 * (ya + yb)
     inside = world.territory.contains(mx, my)
+    # Where a shot may strike: over the territory and outside no-fire zones, with a guard distance.
     allowed = (
-        inside.copy() if world.scenario.doctrine.engage_only_inside_border else np.ones_like(inside)
+        world.roe_inner.contains(mx, my) if world.roe_inner is not None else np.ones_like(inside)
     )
     if world.nofire_r.size:
         d2 = (mx[:, None] - world.nofire_x) ** 2 + (my[:, None] - world.nofire_y) ** 2
-        allowed &= ~(d2 <= world.nofire_r**2).any(axis=1)
-    for region in world.nofire_polygons:
+        allowed &= ~(d2 <= world.roe_nofire_r**2).any(axis=1)
+    for region in world.roe_nofire_polygons:
         allowed &= ~region.contains(mx, my)
     return {
         "drone": seg.drone[a_i],

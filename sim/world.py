@@ -21,6 +21,10 @@ __all__ = ["World", "build_world"]
 KMH = 1000.0 / 3600.0  # km/h -> m/s
 #: Largest relative scale error of the projection allowed anywhere in the scenario area.
 MAX_SCALE_ERROR = 0.005
+#: Rules of engagement are applied with this guard distance: an impact must be at least this far
+#: inside the territory and outside every no-fire zone, so that no rounding (projection, the
+#: border's densified edges) can put a shot on the wrong side of a line.
+ROE_GUARD_M = 5.0
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,10 @@ class World:
     nofire_y: np.ndarray
     nofire_r: np.ndarray
     nofire_polygons: tuple[Region, ...]
+    # the same areas with the ROE guard distance: where shots may strike
+    roe_inner: Region | None  # the territory shrunk by ROE_GUARD_M (None: shots anywhere)
+    roe_nofire_r: np.ndarray
+    roe_nofire_polygons: tuple[Region, ...]
     # batteries (B,)
     batteries: tuple[Battery, ...]
     bat_x: np.ndarray
@@ -102,6 +110,17 @@ class World:
     def n_drones(self) -> int:
         """Drones launched per replication."""
         return sum(w.count for w in self.waves)
+
+
+def _region(polygon: shapely.Geometry) -> Region:
+    """A projected polygon as edges plus a prepared point test."""
+    rings = shapely.get_rings(shapely.get_parts(polygon))
+    edges = []
+    for ring in rings:
+        xy = shapely.get_coordinates(ring)
+        edges.append(np.hstack([xy[:-1], xy[1:]]))
+    shapely.prepare(polygon)
+    return Region(edges=np.vstack(edges) if edges else np.empty((0, 4)), polygon=polygon)
 
 
 def _bounds(scenario: Scenario, territory_bounds: tuple[float, float, float, float]) -> np.ndarray:
@@ -193,10 +212,15 @@ def build_world(scenario: Scenario) -> World:
     circles = [z for z in scenario.geography.no_fire_zones if z.polygon is None]
     nx, ny = projection.forward(arr(circles, "lon"), arr(circles, "lat"))
     polys = []
+    guarded = []
     for z in scenario.geography.no_fire_zones:
         if z.polygon is not None:
             t = Territory.build(load_polygon_file(z.polygon), projection)
             polys.append(Region(edges=t.edges, polygon=t.polygon))
+            guarded.append(_region(shapely.buffer(t.polygon, ROE_GUARD_M, join_style="mitre")))
+    inner = None
+    if scenario.doctrine.engage_only_inside_border:
+        inner = _region(shapely.buffer(territory.polygon, -ROE_GUARD_M, join_style="mitre"))
     batteries = tuple(d for d in scenario.defenders if isinstance(d, Battery))
     airbases = tuple(d for d in scenario.defenders if isinstance(d, Airbase))
     bx, by = projection.forward(arr(list(batteries), "lon"), arr(list(batteries), "lat"))
@@ -232,6 +256,9 @@ def build_world(scenario: Scenario) -> World:
         nofire_y=np.asarray(ny, float),
         nofire_r=arr(circles, "radius_km") * 1000.0,
         nofire_polygons=tuple(polys),
+        roe_inner=inner,
+        roe_nofire_r=arr(circles, "radius_km") * 1000.0 + ROE_GUARD_M,
+        roe_nofire_polygons=tuple(guarded),
         batteries=batteries,
         bat_x=np.asarray(bx, float),
         bat_y=np.asarray(by, float),
