@@ -408,28 +408,50 @@ def _border_crossings(pieces: dict[str, np.ndarray], n: int) -> np.ndarray:
     return out
 
 
-def _detections(
-    world: World, seg: Segments, altitude: np.ndarray, rng: np.random.Generator, n: int
-) -> np.ndarray:
-    """Time of the first successful scan of any sensor (NaN if none).
+def sensor_cover(
+    world: World, seg: Segments, altitude: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merged intervals during which each drone is in each sensor's cover (key = drone * M + m).
 
-    Each sensor scans at ``0, scan_s, 2 scan_s, ...``; while a drone is covered, each scan
-    detects it with ``p_detect``, independently. The number of scans up to the first success is
-    geometric, so one draw per cover window gives the exact first-detection time.
+    Cover is ground range <= min(range, radar horizon for the drone's altitude).
     """
     m = world.sensor_x.size
-    detect = np.full(n, np.nan)
     if m == 0 or len(seg) == 0:
-        return detect
+        return np.empty(0, np.int64), np.empty(0), np.empty(0)
     h = altitude[seg.drone][:, None]
     radius = np.minimum(world.sensor_range_m[None, :], radar_horizon_m(world.sensor_antenna_m, h))
     enter, leave = circle_windows(
         seg.t0, seg.t1, seg.x0, seg.y0, seg.x1, seg.y1, world.sensor_x, world.sensor_y, radius
     )
-    keys, a, b = merge_intervals(seg.drone[:, None] * m + np.arange(m), enter, leave)
-    if keys.size == 0:
+    return merge_intervals(seg.drone[:, None] * m + np.arange(m), enter, leave)
+
+
+def first_detections(
+    world: World,
+    drone: np.ndarray,
+    sensor: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    rng: np.random.Generator,
+    n: int,
+) -> np.ndarray:
+    """Time of the first successful scan of any sensor over cover windows (NaN if none).
+
+    Each sensor scans at ``0, scan_s, 2 scan_s, ...`` (absolute time) while it is on; while a
+    drone is covered, each scan detects it with ``p_detect``, independently. The number of scans
+    up to the first success is geometric, so one draw per cover window gives the exact
+    first-detection time.
+
+    Parameters
+    ----------
+    drone, sensor : ndarray of int, shape (W,)
+        Owner of each cover window.
+    a, b : ndarray, shape (W,)
+        Cover windows (s, absolute).
+    """
+    detect = np.full(n, np.nan)
+    if drone.size == 0:
         return detect
-    drone, sensor = np.divmod(keys, m)
     # Only while the sensor is on.
     a = np.maximum(a, world.sensor_active_s[sensor, 0])
     b = np.minimum(b, world.sensor_active_s[sensor, 1])
@@ -438,7 +460,7 @@ def _detections(
     k0 = np.ceil(a / scan - 1e-9)
     k1 = np.floor(b / scan + 1e-9)
     scans = np.where(b >= a, k1 - k0 + 1, 0)
-    trials = np.full(keys.size, np.iinfo(np.int64).max)
+    trials = np.full(drone.size, np.iinfo(np.int64).max)
     pos = p > 0
     trials[pos] = rng.geometric(p[pos])
     ok = (scans >= 1) & (trials <= scans)
@@ -449,8 +471,17 @@ def _detections(
     return detect
 
 
-def _battery_windows(
-    world: World, pieces: dict[str, np.ndarray], altitude: np.ndarray, detect: np.ndarray
+def _detections(
+    world: World, seg: Segments, altitude: np.ndarray, rng: np.random.Generator, n: int
+) -> np.ndarray:
+    keys, a, b = sensor_cover(world, seg, altitude)
+    m = max(world.sensor_x.size, 1)
+    drone, sensor = np.divmod(keys, m)
+    return first_detections(world, drone, sensor, a, b, rng, n)
+
+
+def battery_windows(
+    world: World, pieces: dict[str, np.ndarray], altitude: np.ndarray, detect: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Merged impact windows of every battery on every detected drone (key = drone * B + b).
 
@@ -463,7 +494,9 @@ def _battery_windows(
     if nb == 0:
         return empty
     d = pieces["drone"]
-    sel = pieces["allowed"] & np.isfinite(detect[d]) & (pieces["t1"] >= detect[d])
+    sel = pieces["allowed"].copy()
+    if detect is not None:
+        sel &= np.isfinite(detect[d]) & (pieces["t1"] >= detect[d])
     if not sel.any():
         return empty
     p = {k: v[sel] for k, v in pieces.items()}
@@ -491,16 +524,15 @@ def _battery_windows(
     return merge_intervals(keys[good], starts[good], ends[good])
 
 
-def build_tracks(world: World, rng: np.random.Generator) -> Tracks:
-    """Fly every drone of one replication and compute its windows.
+def fly(
+    world: World, rng: np.random.Generator
+) -> tuple[Segments, dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Fly every drone: launch, route, electronic warfare, natural end, and track pieces.
 
-    Parameters
-    ----------
-    world : World
-        The scenario in the plane.
-    rng : numpy.random.Generator
-        This replication's generator; draws are taken in a fixed order (launch times, route
-        spread, electronic warfare, detection), so a seed fixes the tracks.
+    Returns the truncated segment table, per-drone arrays (``wave, launch_s, speed, alt,
+    endurance, route_end, aim_x, aim_y``), the end time and ``END_*`` reason of each track,
+    whether each drone was diverted, and the pieces of track split at the border and ROE lines.
+    Draws: launch times, route spread, electronic warfare (in that order).
     """
     seg, per = _launch(world, rng)
     n = per["launch_s"].size
@@ -519,7 +551,38 @@ def build_tracks(world: World, rng: np.random.Generator) -> Tracks:
     reason = np.argmin(ends, axis=1)
     end = ends[np.arange(n), reason]
     seg = _truncate(seg, end)
-    pieces = _pieces(world, seg)
+    return seg, per, end, reason, diverted, _pieces(world, seg)
+
+
+def breakpoints(seg: Segments, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-drone breakpoints of a segment table: ``offsets`` and flat ``bt, bx, by``."""
+    counts = np.bincount(seg.drone, minlength=n) + 1
+    offsets = np.r_[0, np.cumsum(counts)]
+    last = np.r_[seg.drone[1:] != seg.drone[:-1], True]
+    # Each segment's start, then the last segment's end, per drone.
+    bt = np.empty(offsets[-1])
+    bx = np.empty(offsets[-1])
+    by = np.empty(offsets[-1])
+    pos = np.arange(len(seg)) + seg.drone  # one extra slot per earlier drone
+    bt[pos], bx[pos], by[pos] = seg.t0, seg.x0, seg.y0
+    lp = pos[last] + 1
+    bt[lp], bx[lp], by[lp] = seg.t1[last], seg.x1[last], seg.y1[last]
+    return offsets, bt, bx, by
+
+
+def build_tracks(world: World, rng: np.random.Generator) -> Tracks:
+    """Fly every drone of one replication and compute its windows.
+
+    Parameters
+    ----------
+    world : World
+        The scenario in the plane.
+    rng : numpy.random.Generator
+        This replication's generator; draws are taken in a fixed order (launch times, route
+        spread, electronic warfare, detection), so a seed fixes the tracks.
+    """
+    seg, per, end, reason, diverted, pieces = fly(world, rng)
+    n = per["launch_s"].size
     border = _border_crossings(pieces, n)
     detect = _detections(world, seg, per["alt"], rng, n)
     # A drone detected only after its track ended is not detected.
@@ -529,18 +592,8 @@ def build_tracks(world: World, rng: np.random.Generator) -> Tracks:
         pieces["t0"][pieces["allowed"]],
         pieces["t1"][pieces["allowed"]],
     )
-    counts = np.bincount(seg.drone, minlength=n) + 1
-    offsets = np.r_[0, np.cumsum(counts)]
-    last = np.r_[seg.drone[1:] != seg.drone[:-1], True]
-    # Breakpoints: each segment's start, then the last segment's end, per drone.
-    bt = np.empty(offsets[-1])
-    bx = np.empty(offsets[-1])
-    by = np.empty(offsets[-1])
-    pos = np.arange(len(seg)) + seg.drone  # one extra slot per earlier drone
-    bt[pos], bx[pos], by[pos] = seg.t0, seg.x0, seg.y0
-    lp = pos[last] + 1
-    bt[lp], bx[lp], by[lp] = seg.t1[last], seg.x1[last], seg.y1[last]
-    ex, ey = bx[lp], by[lp]
+    offsets, bt, bx, by = breakpoints(seg, n)
+    ex, ey = bx[offsets[1:] - 1], by[offsets[1:] - 1]
     return Tracks(
         wave=per["wave"],
         launch_s=per["launch_s"],
@@ -559,5 +612,5 @@ def build_tracks(world: World, rng: np.random.Generator) -> Tracks:
         bx=bx,
         by=by,
         allowed=allowed,
-        battery_windows=_battery_windows(world, pieces, per["alt"], detect),
+        battery_windows=battery_windows(world, pieces, per["alt"], detect),
     )
