@@ -1,4 +1,7 @@
-"""Writing a run folder (spec section 3): summary, tables and the resolved scenario.
+"""Writing a run folder (spec section 3): summary, tables, the resolved scenario and what people
+look at: ``tracks.geojson``, ``map.png``, ``timeline.png`` and ``report.html`` (one replication's
+tracks, chosen by ``map_replication``; see :mod:`sim.geojson_out`, :mod:`sim.plots`,
+:mod:`sim.report`).
 
 The folder is written under a temporary name beside the target and renamed into place at the end,
 so an interrupted run leaves either a complete folder or none. A folder that exists already is
@@ -34,8 +37,22 @@ def package_version() -> str:
         return "0+unknown"
 
 
-def write_run_folder(result: RunResult, out: Path, *, fmt: str = "both") -> Path:
-    """Write ``summary.json``, ``drones``/``shots``/``sorties`` tables and the resolved scenario.
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_run_folder(
+    result: RunResult,
+    out: Path,
+    *,
+    fmt: str = "both",
+    map_replication: int = 0,
+    figures: bool = True,
+) -> Path:
+    """Write ``summary.json``, ``drones``/``shots``/``sorties`` tables, the resolved scenario,
+    ``tracks.geojson``, ``map.png``, ``timeline.png`` and ``report.html``.
 
     Parameters
     ----------
@@ -44,6 +61,17 @@ def write_run_folder(result: RunResult, out: Path, *, fmt: str = "both") -> Path
         The run folder to create (or replace, if it holds an earlier run).
     fmt : {"csv", "parquet", "both"}
         Table formats.
+    map_replication : int
+        The replication whose tracks the GeoJSON, map, timeline and report show (default 0).
+    figures : bool
+        ``False`` leaves out the GeoJSON, pictures and report (tables and summary only).
+
+    Raises
+    ------
+    IncursionError
+        For an unknown format, a ``map_replication`` the run does not hold, or an ``out`` that
+        exists and is not a run folder. Nothing is written then; if writing fails half-way
+        (a plotting error included), the temporary folder is removed and ``out`` is untouched.
 
     Returns
     -------
@@ -54,6 +82,10 @@ def write_run_folder(result: RunResult, out: Path, *, fmt: str = "both") -> Path
 
     if fmt not in FORMATS:
         raise IncursionError(f"unknown table format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if figures:
+        from sim.geojson_out import check_replication
+
+        map_replication = check_replication(result, map_replication)
     out = Path(out)
     if out.exists() and not (out.is_dir() and (out / "summary.json").exists()):
         raise IncursionError(
@@ -62,6 +94,8 @@ def write_run_folder(result: RunResult, out: Path, *, fmt: str = "both") -> Path
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
+        # mkdtemp makes the folder private (0700); the run folder gets the usual permissions.
+        tmp.chmod(0o777 & ~_umask())
         summary = dict(result.summary)
         summary["package_version"] = package_version()
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
@@ -75,6 +109,8 @@ def write_run_folder(result: RunResult, out: Path, *, fmt: str = "both") -> Path
             f"# resolved by incursion {package_version()}, seed {result.seed}\n"
             + dump_resolved_yaml(result.scenario)
         )
+        if figures:
+            _write_pictures(result, tmp, map_replication)
         if out.exists():
             trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
             os.replace(out, trash / out.name)
@@ -86,3 +122,23 @@ def write_run_folder(result: RunResult, out: Path, *, fmt: str = "both") -> Path
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _write_pictures(result: RunResult, folder: Path, replication: int) -> None:
+    """``tracks.geojson``, ``map.png``, ``timeline.png`` and ``report.html`` into ``folder``."""
+    from sim.geojson_out import write_tracks_geojson
+    from sim.plots import write_figures
+    from sim.report import report_html
+
+    write_tracks_geojson(result, folder / "tracks.geojson", replication)
+    pngs = write_figures(result, folder, replication)
+    files = [*(p.name for p in folder.iterdir()), "report.html"]
+    page = report_html(
+        result,
+        map_png=pngs["map.png"],
+        timeline_png=pngs["timeline.png"],
+        replication=replication,
+        package_version=package_version(),
+        files=sorted(files),
+    )
+    (folder / "report.html").write_text(page, encoding="utf-8")

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from sim.scenario import Scenario
     from sim.world import World
 
@@ -83,11 +85,35 @@ class RunResult:
 
         return metrics_frame(self.summary)
 
-    def to_dir(self, path: str | Path) -> Path:
-        """Write the run folder (see :func:`sim.outputs.write_run_folder`)."""
+    def to_dir(self, path: str | Path, *, fmt: str = "both", map_replication: int = 0) -> Path:
+        """Write the run folder: summary, tables, resolved scenario, ``tracks.geojson``,
+        ``map.png``, ``timeline.png`` and ``report.html`` (see
+        :func:`sim.outputs.write_run_folder`); the pictures show replication ``map_replication``.
+        """
         from sim.outputs import write_run_folder
 
-        return write_run_folder(self, Path(path))
+        return write_run_folder(self, Path(path), fmt=fmt, map_replication=map_replication)
+
+    def plot_map(self, replication: int = 0) -> Figure:
+        """Replication ``replication`` on the map (:func:`sim.plots.plot_map`): tracks by fate,
+        kills by weapon, sensor cover, battery envelopes, airbases, no-fire and EW areas."""
+        from sim.plots import plot_map
+
+        return plot_map(self, replication)
+
+    def plot_timeline(self, replication: int = 0) -> Figure:
+        """Replication ``replication`` over time (:func:`sim.plots.plot_timeline`): drones aloft
+        and destroyed, shots by weapon, and the cumulative cost race."""
+        from sim.plots import plot_timeline
+
+        return plot_timeline(self, replication)
+
+    def tracks_geojson(self, replication: int = 0) -> dict[str, Any]:
+        """Replication ``replication``'s tracks, kills and border crossings as a GeoJSON
+        FeatureCollection (:func:`sim.geojson_out.tracks_geojson`)."""
+        from sim.geojson_out import tracks_geojson
+
+        return tracks_geojson(self, replication)
 
     def summary_json(self) -> str:
         """``summary.json`` as text."""
