@@ -274,8 +274,7 @@ class Simulation:
         unit = self.batteries[b]
         doc = self.doctrine
         ready = env.now + unit.reaction_s
-        shots = 0
-        unit.committed += 1
+        shots = 0  # C2 committed the battery to this drone when it assigned it
         req = None
         try:
             while self.alive(d) and shots < doc.max_shots_per_target:
@@ -639,6 +638,9 @@ class Simulation:
                 _key, defender, ac = min(cands, key=lambda c: c[0])
                 self._take(d, defender)
                 if ac is None:
+                    # Commit now, not when the process starts, so that drones assigned at the
+                    # same instant see each other's claim on the magazine.
+                    self.batteries[defender].committed += 1
                     self.env.process(self._battery_engage(defender, d))
                 else:
                     unit = self.airbases[defender - len(self.batteries)]
