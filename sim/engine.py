@@ -131,6 +131,7 @@ class _AirbaseUnit:
     speed_mps: float
     endurance_s: float
     cost_per_s: float
+    cost_per_h: float
     scramble_s: float
     turnaround_s: float
     loadout: dict[str, int]
@@ -206,6 +207,7 @@ class Simulation:
                 speed_mps=plat.cruise_kmh * KMH,
                 endurance_s=plat.endurance_h * 3600.0,
                 cost_per_s=plat.cost_per_flight_hour_usd / 3600.0,
+                cost_per_h=plat.cost_per_flight_hour_usd,
                 scramble_s=a.scramble_min * 60.0,
                 turnaround_s=a.turnaround_min * 60.0,
                 loadout=dict(a.loadout),
@@ -701,7 +703,8 @@ class Simulation:
         if self.sortie_log:
             dfn, num, up, land = (np.asarray(v) for v in zip(*self.sortie_log, strict=True))
             hours = (land - up) / 3600.0
-            cost = np.array([self.airbases[int(i) - nb].cost_per_s * 3600.0 for i in dfn]) * hours
+            # Per flight hour, as the platform states it (not through a per-second rate).
+            cost = np.array([self.airbases[int(i) - nb].cost_per_h for i in dfn]) * hours
             sorties = {
                 "defender": dfn.astype(np.int64),
                 "aircraft": num.astype(np.int64),

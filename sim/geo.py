@@ -705,6 +705,28 @@ def geodesic_distance_m(
     return np.asarray(dist, dtype=np.float64).reshape(shape)
 
 
+_EDGE_TREES: dict[tuple[tuple[int, ...], int], shapely.STRtree] = {}
+
+
+def _edge_tree(edges: np.ndarray) -> shapely.STRtree:
+    """An STRtree of the edges' bounding boxes, cached by the edges' content."""
+    key = (edges.shape, hash(edges.tobytes()))
+    tree = _EDGE_TREES.get(key)
+    if tree is None:
+        if len(_EDGE_TREES) > 64:
+            _EDGE_TREES.clear()
+        tree = shapely.STRtree(
+            shapely.box(
+                np.minimum(edges[:, 0], edges[:, 2]),
+                np.minimum(edges[:, 1], edges[:, 3]),
+                np.maximum(edges[:, 0], edges[:, 2]),
+                np.maximum(edges[:, 1], edges[:, 3]),
+            )
+        )
+        _EDGE_TREES[key] = tree
+    return tree
+
+
 def segment_edge_crossings(
     x0: ArrayLike,
     y0: ArrayLike,
@@ -755,52 +777,42 @@ def segment_edge_crossings(
     empty = np.empty(0, dtype=np.intp), np.empty(0, dtype=np.float64)
     if px.size == 0 or edges.shape[0] == 0:
         return empty
-    rx, ry = qx - px, qy - py
-    seg_lo_x, seg_hi_x = np.minimum(px, qx), np.maximum(px, qx)
-    seg_lo_y, seg_hi_y = np.minimum(py, qy), np.maximum(py, qy)
-    edge_lo_x = np.minimum(edges[:, 0], edges[:, 2])
-    edge_hi_x = np.maximum(edges[:, 0], edges[:, 2])
-    edge_lo_y = np.minimum(edges[:, 1], edges[:, 3])
-    edge_hi_y = np.maximum(edges[:, 1], edges[:, 3])
-    # Segments whose box misses the box of all edges cannot cross any edge.
-    candidates = np.flatnonzero(
-        (seg_hi_x >= edge_lo_x.min())
-        & (seg_lo_x <= edge_hi_x.max())
-        & (seg_hi_y >= edge_lo_y.min())
-        & (seg_lo_y <= edge_hi_y.max())
+    # Candidate pairs from an R-tree of the edges' boxes (built once per edge set): a drone
+    # segment hundreds of km long meets only the few edges near where it crosses.
+    tree = _edge_tree(edges)
+    finite = np.isfinite(px) & np.isfinite(py) & np.isfinite(qx) & np.isfinite(qy)
+    boxes = shapely.box(
+        np.where(finite, np.minimum(px, qx), 0.0),
+        np.where(finite, np.minimum(py, qy), 0.0),
+        np.where(finite, np.maximum(px, qx), 0.0),
+        np.where(finite, np.maximum(py, qy), 0.0),
     )
-    # About ten float64 (chunk x E) temporaries live at once.
-    chunk = max(1, int(max_bytes) // (edges.shape[0] * 8 * 10))
+    seg_idx, edge_idx = tree.query(boxes)
+    keep = finite[seg_idx]
+    seg_idx, edge_idx = seg_idx[keep], edge_idx[keep]
+    if seg_idx.size == 0:
+        return empty
     seg_parts, frac_parts = [], []
-    for start in range(0, candidates.size, chunk):
-        idx = candidates[start : start + chunk]
-        # Edges whose box misses the box of this chunk of segments cannot cross any of them.
-        near = np.flatnonzero(
-            (edge_hi_x >= seg_lo_x[idx].min())
-            & (edge_lo_x <= seg_hi_x[idx].max())
-            & (edge_hi_y >= seg_lo_y[idx].min())
-            & (edge_lo_y <= seg_hi_y[idx].max())
-        )
-        if near.size == 0:
-            continue
-        ex, ey = edges[near, 0], edges[near, 1]
-        sx, sy = edges[near, 2] - ex, edges[near, 3] - ey
-        dx = ex[None, :] - px[idx, None]
-        dy = ey[None, :] - py[idx, None]
-        rxc, ryc = rx[idx, None], ry[idx, None]
+    per = max(1, int(max_bytes) // (8 * 12))
+    for start in range(0, seg_idx.size, per):
+        i_s = seg_idx[start : start + per]
+        i_e = edge_idx[start : start + per]
+        ex, ey = edges[i_e, 0], edges[i_e, 1]
+        sx, sy = edges[i_e, 2] - ex, edges[i_e, 3] - ey
+        rxc, ryc = qx[i_s] - px[i_s], qy[i_s] - py[i_s]
+        dx, dy = ex - px[i_s], ey - py[i_s]
         denom = rxc * sy - ryc * sx
         t_num = dx * sy - dy * sx
         u_num = dx * ryc - dy * rxc
         # Compare numerators with |denom| instead of dividing every pair.
         negative = denom < 0
-        np.negative(t_num, out=t_num, where=negative)
-        np.negative(u_num, out=u_num, where=negative)
-        np.abs(denom, out=denom)
+        t_num = np.where(negative, -t_num, t_num)
+        u_num = np.where(negative, -u_num, u_num)
+        denom = np.abs(denom)
         hit = (denom > 0) & (t_num >= 0) & (t_num < denom) & (u_num >= 0) & (u_num < denom)
-        i, j = np.nonzero(hit)
-        if i.size:
-            seg_parts.append(idx[i])
-            frac_parts.append(np.minimum(t_num[i, j] / denom[i, j], 1.0))
+        if hit.any():
+            seg_parts.append(i_s[hit])
+            frac_parts.append(np.minimum(t_num[hit] / denom[hit], 1.0))
     if not seg_parts:
         return empty
     segments = np.concatenate(seg_parts).astype(np.intp, copy=False)

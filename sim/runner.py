@@ -120,8 +120,9 @@ def run(
     workers : int or None
         Processes to spread the replications over; ``None`` means every core. The result is the
         same, bit for bit, whatever the number.
-    engine : {"des"}
-        The SimPy discrete-event engine.
+    engine : {"des", "vectorised"}
+        ``"des"``: the SimPy discrete-event engine. ``"vectorised"``: all replications as arrays
+        (:mod:`sim.vectorised`; batteries only, checked to be exact, much faster).
     until_ci : float, optional
         Keep adding batches of replications until the 95 % interval of the cost-exchange ratio
         is narrower than this fraction of its mean (e.g. 0.05), or ``max_replications`` is
@@ -135,8 +136,8 @@ def run(
     -------
     RunResult
     """
-    if engine != "des":
-        raise IncursionError(f"unknown engine {engine!r}: this version has 'des' (SimPy)")
+    if engine not in ("des", "vectorised"):
+        raise IncursionError(f"unknown engine {engine!r}: choose 'des' (SimPy) or 'vectorised'")
     reps = scenario.replications if replications is None else int(replications)
     seed = scenario.seed if seed is None else int(seed)
     if not 1 <= reps <= MAX_REPLICATIONS:
@@ -149,6 +150,12 @@ def run(
         raise LimitError(
             f"max_replications must be between 1 and {MAX_REPLICATIONS}, got {max_replications}"
         )
+    if engine == "vectorised":
+        if until_ci is not None:
+            raise IncursionError("--until-ci works with --engine des only")
+        from sim.vectorised import run_vectorised
+
+        return run_vectorised(scenario, replications=reps, seed=seed, progress=progress)
     started = time.perf_counter()
     world = build_world(scenario)
     n_workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
