@@ -11,7 +11,9 @@ from __future__ import annotations
 import enum
 import json
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -221,11 +223,17 @@ app.command("catalogue")(catalogue_cmd)
 
 
 app.command("run")(run_cmd)
-# app.command("sweep")(sweep_cmd)
+from sim.cli_sweep import sweep_cmd  # noqa: E402
+
+app.command("sweep")(sweep_cmd)
 
 
 # --------------------------------------------------------------------------------------------
 # Entry point
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -234,6 +242,9 @@ def main(argv: list[str] | None = None) -> None:
     Exit status 0 on success, 2 for invalid input (any :class:`IncursionError`, a usage error),
     130 when interrupted (Ctrl-C).
     """
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM ends a run as Ctrl-C does: cleanly, leaving no half-written folder.
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         app(args=argv, prog_name="incursion")
     except IncursionError as exc:

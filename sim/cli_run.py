@@ -79,7 +79,14 @@ def run_cmd(
     seed: Annotated[
         int | None, typer.Option("--seed", help="Override the scenario's seed.")
     ] = None,
-    engine: Annotated[str, typer.Option("--engine", help="des (SimPy).")] = "des",
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="des (SimPy, every feature) or vectorised (batteries only, many replications "
+            "at once; refuses what it cannot model exactly).",
+        ),
+    ] = "des",
     workers: Annotated[
         int | None, typer.Option("--workers", "-w", help="Processes (default: every core).")
     ] = None,
@@ -87,6 +94,18 @@ def run_cmd(
         str, typer.Option("--format", help="Table format: csv, parquet or both.")
     ] = "both",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or table.")] = False,
+    until_ci: Annotated[
+        float | None,
+        typer.Option(
+            "--until-ci",
+            metavar="REL",
+            help="Add batches of --replications until the 95 % interval of the cost-exchange "
+            "ratio is narrower than REL x its mean (e.g. 0.05), or --max-replications.",
+        ),
+    ] = None,
+    max_replications: Annotated[
+        int, typer.Option("--max-replications", help="Cap for --until-ci.")
+    ] = 10_000,
     map_replication: Annotated[
         int,
         typer.Option(
@@ -99,6 +118,7 @@ def run_cmd(
 ) -> None:
     """Run a scenario, print a summary table and write the run folder."""
     from sim.loader import load_scenario
+    from sim.locks import folder_lock
     from sim.outputs import FORMATS, write_run_folder
     from sim.runner import run
 
@@ -107,31 +127,50 @@ def run_cmd(
     console = Console(stderr=True, quiet=quiet)
     scen = load_scenario(scenario)
     reps = replications if replications is not None else scen.replications
+    if engine not in ("des", "vectorised"):
+        raise typer.BadParameter("choose des or vectorised", param_hint="--engine")
     if map_replication >= reps:
         raise typer.BadParameter(
             f"{map_replication} is not a replication of this run (0..{reps - 1})",
             param_hint="--map-replication",
         )
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=quiet,
-    ) as progress:
-        task = progress.add_task(f"{scen.name}", total=reps)
-        result = run(
-            scen,
-            replications=replications,
-            seed=seed,
-            workers=workers,
-            engine=engine,
-            progress=lambda done, total: progress.update(task, completed=done),
-        )
     target = out if out is not None else Path("runs") / scen.name
-    write_run_folder(result, target, fmt=fmt, map_replication=map_replication)
+    with (
+        folder_lock(target),
+        Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+            disable=quiet,
+        ) as progress,
+    ):
+        task = progress.add_task(f"{scen.name}", total=reps)
+        try:
+            result = run(
+                scen,
+                replications=replications,
+                seed=seed,
+                workers=workers,
+                engine=engine,
+                until_ci=until_ci,
+                max_replications=max_replications,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+        except KeyboardInterrupt:
+            progress.stop()
+            console.print(f"interrupted: nothing written to {target}")
+            raise
+        try:
+            write_run_folder(result, target, fmt=fmt, map_replication=map_replication)
+        except KeyboardInterrupt:
+            progress.stop()
+            console.print(f"interrupted while writing: {target} left as it was before this run")
+            raise
+    if until_ci is not None:
+        console.print(f"stopped after {result.replications} replications: {result.stop_reason}")
     if not quiet:
         Console().print(render_summary(result.summary))
         files = sorted(p.name for p in target.iterdir())

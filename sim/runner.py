@@ -75,13 +75,19 @@ def _run_indices(
                 progress(len(chunk))
         return results
     size = max(1, min(256, len(indices) // (4 * n_workers)))
-    with ProcessPoolExecutor(max_workers=n_workers) as pool:
+    pool = ProcessPoolExecutor(max_workers=n_workers)
+    try:
         futures = [pool.submit(_run_chunk, scenario, seed, c) for c in _chunks(indices, size)]
         for fut in futures:  # in submission order, so the result does not depend on timing
             part = fut.result()
             results.extend(part)
             if progress is not None:
                 progress(len(part))
+    except BaseException:
+        # Interrupted or failed: drop the queued work instead of waiting for it.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return results
 
 

@@ -1,0 +1,51 @@
+"""`incursion run` options: --until-ci and its report of what stopped it."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.test_interrupt import SCENARIO
+
+
+def _run(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, Path]:
+    doc = copy.deepcopy(SCENARIO)
+    doc["defenders"][0]["magazine"] = 100  # shots, and so the ratio, vary between replications
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump(doc))
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim", "run", str(f), "--out", str(out), "-w", "1", *args],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    return proc, out
+
+
+def test_until_ci_stops_when_the_interval_is_narrow(tmp_path: Path) -> None:
+    proc, out = _run(tmp_path, "-n", "20", "--until-ci", "0.05", "--max-replications", "2000")
+    assert proc.returncode == 0, proc.stderr
+    assert "stopped after" in proc.stderr
+    assert "ci:" in proc.stderr
+    s = json.loads((out / "summary.json").read_text())
+    cer = s["metrics"]["cost_exchange_ratio"]
+    lo, hi = cer["ci95"]
+    assert (hi - lo) / cer["mean"] < 0.05
+    assert s["replications"] % 20 == 0  # whole batches
+
+
+def test_until_ci_says_when_the_cap_stopped_it(tmp_path: Path) -> None:
+    proc, out = _run(tmp_path, "-n", "10", "--until-ci", "0.0001", "--max-replications", "30")
+    assert proc.returncode == 0, proc.stderr
+    assert "max_replications" in proc.stderr
+    assert json.loads((out / "summary.json").read_text())["replications"] == 30
+
+
+def test_unknown_engine_is_a_usage_error(tmp_path: Path) -> None:
+    proc, _ = _run(tmp_path, "-n", "2", "--engine", "warp")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
