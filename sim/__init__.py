@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from sim.results import RunResult
     from sim.runner import run
     from sim.scenario import Scenario
+    from sim.sweeps import sweep
 
 __all__ = [
     "GeographyError",
@@ -37,6 +38,7 @@ __all__ = [
     "load_scenario",
     "load_scenario_text",
     "run",
+    "sweep",
     "with_changes",
 ]
 
@@ -46,6 +48,7 @@ _LAZY = {
     "with_changes": "sim.loader",
     "RunResult": "sim.results",
     "run": "sim.runner",
+    "sweep": "sim.sweeps",
     "Scenario": "sim.scenario",
 }
 

@@ -1,0 +1,474 @@
+"""Parameter sweeps (sim.sweeps, ``incursion sweep``): exact answers, executors, resume, errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import scenario_factory as sf
+
+from sim import cli
+from sim.loader import dump_resolved_yaml
+from sim.metrics import METRIC_NAMES
+from sim.sweeps import execute, first_order_indices, plan_sweep, sweep
+
+GRID = """\
+scenario: pk1.yaml
+replications: 3
+seed: 5
+design: {kind: grid}
+parameters:
+  - path: defenders.bat-1.magazine
+    values: [2, 5, 10]
+  - path: waves.w0.count
+    values: [3, 8]
+"""
+
+# 16 points of 20 replications, 0.1-0.3 s each: long enough to interrupt part-way.
+SLOW = """\
+scenario: slow.yaml
+replications: 20
+seed: 9
+crn: false
+design: {kind: grid}
+parameters:
+  - path: defenders.bat-1.magazine
+    values: [5, 10, 20, 40]
+  - path: waves.w0.count
+    values: [10, 20, 30, 40]
+"""
+
+LHS = """\
+scenario: slow.yaml
+replications: 4
+seed: 2
+crn: false
+design: {kind: lhs, samples: 8}
+parameters:
+  - path: defenders.bat-1.magazine
+    range: [0, 12]
+  - path: waves.w0.count
+    range: [2, 12]
+  - path: weapons.sam.pk
+    range: [0.3, 0.9]
+"""
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("sweep")
+    # Pk 1, every drone detected at t = 0, all launched at once, one battery on the route with
+    # ample channels and about 24 minutes of flight through its envelope: kills = min(magazine,
+    # drones), one shot each.
+    pk1 = sf.straight_raid(count=3, pk=1.0, magazine=5, channels=1000, name="pk1")
+    (d / "pk1.yaml").write_text(dump_resolved_yaml(pk1))
+    slow = sf.straight_raid(count=30, pk=0.7, magazine=20, launch_time_min=(0.0, 30.0), name="slow")
+    (d / "slow.yaml").write_text(dump_resolved_yaml(slow))
+    (d / "grid.yaml").write_text(GRID)
+    (d / "slow-sweep.yaml").write_text(SLOW)
+    (d / "lhs.yaml").write_text(LHS)
+    return d
+
+
+def incursion(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
+    return subprocess.run(
+        [sys.executable, "-m", "sim", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the real entry point in-process; (exit status, stdout, stderr)."""
+    with pytest.raises(SystemExit) as exc:
+        cli.main(list(args))
+    out, err = capsys.readouterr()
+    code = exc.value.code
+    return (0 if code is None else int(code)), out, err
+
+
+def tables(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return pd.read_parquet(out / "results.parquet"), pd.read_parquet(out / "replications.parquet")
+
+
+def assert_same(a: tuple[pd.DataFrame, pd.DataFrame], b: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    pd.testing.assert_frame_equal(a[0], b[0], check_exact=True)
+    pd.testing.assert_frame_equal(a[1], b[1], check_exact=True)
+
+
+@pytest.fixture(scope="module")
+def slow_reference(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The slow sweep, uninterrupted, on the local pool."""
+    out = folder / "slow-reference"
+    sweep(folder / "slow-sweep.yaml", out=out, workers=2, plot=False)
+    return tables(out)
+
+
+# ---------------------------------------------------------------------------- exact answers
+
+
+def test_pk1_grid_is_exact(folder: Path) -> None:
+    out = folder / "pk1-out"
+    res = sweep(folder / "grid.yaml", out=out, workers=1)
+    metric_cols = [f"{m}_{s}" for m in METRIC_NAMES for s in ("mean", "ci95_low", "ci95_high")]
+    assert list(res.columns) == [
+        "point",
+        "defenders.bat-1.magazine",
+        "waves.w0.count",
+        "seed",
+        *metric_cols,
+    ]
+    assert res["point"].tolist() == list(range(6))
+    assert res["defenders.bat-1.magazine"].dtype == np.int64
+    assert (res["seed"] == 5).all()  # common random numbers: one run seed everywhere
+    for _, row in res.iterrows():
+        mag, n = row["defenders.bat-1.magazine"], row["waves.w0.count"]
+        kills = min(mag, n)
+        for col in ("mean", "ci95_low", "ci95_high"):
+            assert row[f"drones_destroyed_{col}"] == kills
+            assert row[f"shots_fired_{col}"] == kills
+            assert row[f"leakers_{col}"] == n - kills
+            assert row[f"defender_cost_usd_{col}"] == kills * 100_000
+        assert row["cost_exchange_ratio_mean"] == pytest.approx(kills * 100_000 / (n * 20_000))
+    on_disk, reps = tables(out)
+    pd.testing.assert_frame_equal(on_disk, res, check_exact=True)
+    assert len(reps) == 6 * 3
+    assert reps[["point", "replication"]].values.tolist() == [
+        [p, i] for p in range(6) for i in range(3)
+    ]
+    assert reps["rng_seed"].dtype == np.uint64
+    kills = np.minimum(reps["defenders.bat-1.magazine"], reps["waves.w0.count"])
+    assert (reps["drones_destroyed"] == kills).all()
+    meta = json.loads((out / "sweep.json").read_text())
+    assert meta["complete"] is True
+    assert meta["points"] == 6
+    assert set(meta["fingerprint"]) == {
+        "sweep_sha256",
+        "scenario_sha256",
+        "package_version",
+        "sha256",
+    }
+    assert (out / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    sens = pd.read_csv(out / "sensitivity.csv")
+    assert list(sens.columns) == ["parameter", "first_order", "method"]
+    assert len(list((out / "points").glob("point-*.json"))) == 6
+
+
+def test_common_random_numbers(folder: Path) -> None:
+    spec = {
+        "scenario": str(folder / "slow.yaml"),
+        "replications": 3,
+        "seed": 4,
+        "design": {"kind": "grid"},
+        "parameters": [{"path": "defenders.bat-1.magazine", "values": [3, 30]}],
+    }
+    crn = sweep(spec, out=folder / "crn-on", workers=1, plot=False)
+    reps = pd.read_parquet(folder / "crn-on" / "replications.parquet")
+    a, b = (reps[reps["point"] == p]["rng_seed"].tolist() for p in (0, 1))
+    assert a == b  # replication i draws from the same stream at every point
+    assert crn["seed"].tolist() == [4, 4]
+    # A sole change in magazine (no shot before the 3rd drone engaged) shares launch times.
+    plan = plan_sweep({**spec, "crn": False})
+    want = [int(np.random.SeedSequence(4, spawn_key=(p,)).generate_state(1)[0]) for p in (0, 1)]
+    assert plan.seeds == want
+    off = sweep({**spec, "crn": False}, out=folder / "crn-off", workers=1, plot=False)
+    assert off["seed"].tolist() == want
+    reps = pd.read_parquet(folder / "crn-off" / "replications.parquet")
+    for p, s in enumerate(want):
+        got = reps[reps["point"] == p]["rng_seed"].tolist()
+        assert got == [
+            int(np.random.SeedSequence(s, spawn_key=(i,)).generate_state(1, np.uint64)[0])
+            for i in range(3)
+        ]
+
+
+# ---------------------------------------------------------------------------- executors
+
+
+def test_pool_and_dask_give_identical_tables(folder: Path) -> None:
+    from distributed import Client, LocalCluster
+
+    serial = folder / "ex-serial"
+    pool = folder / "ex-pool"
+    dask = folder / "ex-dask"
+    a = sweep(folder / "lhs.yaml", out=serial, workers=1, plot=False)
+    b = sweep(folder / "lhs.yaml", out=pool, workers=2, plot=False)
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        c = sweep(folder / "lhs.yaml", out=dask, scheduler=client, plot=False)
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    pd.testing.assert_frame_equal(a, c, check_exact=True)
+    assert_same(tables(serial), tables(pool))
+    assert_same(tables(serial), tables(dask))
+    assert a["cost_exchange_ratio_mean"].nunique() > 1  # a non-trivial table
+
+
+# ---------------------------------------------------------------------------- interruption
+
+
+def _start(folder: Path, out: str, *extra: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "sim", "sweep", "slow-sweep.yaml", "--out", out, "-q", *extra],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, so its workers can be signalled too
+    )
+
+
+def _wait_for_points(proc: subprocess.Popen[str], points: Path, n: int) -> None:
+    deadline = time.monotonic() + 90
+    while len(list(points.glob("point-*.json"))) < n:
+        if proc.poll() is not None:
+            pytest.fail(f"the sweep ended before it could be interrupted: {proc.stderr.read()}")
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail("no point finished in 90 s")
+        time.sleep(0.01)
+
+
+def _group_gone(pgid: int) -> bool:
+    for _ in range(200):
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_sigkill_then_resume(folder: Path, slow_reference: Any) -> None:
+    out = folder / "killed"
+    proc = _start(folder, out.name, "--workers", "1")
+    _wait_for_points(proc, out / "points", 3)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert _group_gone(proc.pid)
+    saved = len(list((out / "points").glob("point-*.json")))
+    assert 3 <= saved < 16
+    assert not (out / "results.parquet").exists()
+    r = incursion("sweep", "slow-sweep.yaml", "--out", out.name, "--resume", "-w", "2", cwd=folder)
+    assert r.returncode == 0, r.stderr
+    assert f"reused {saved} of 16 points" in r.stdout
+    assert f"running {16 - saved}" in r.stdout
+    assert_same(tables(out), slow_reference)
+
+
+def test_sigint_then_resume(folder: Path, slow_reference: Any) -> None:
+    out = folder / "interrupted"
+    proc = _start(folder, out.name, "--workers", "2")
+    _wait_for_points(proc, out / "points", 2)
+    os.kill(proc.pid, signal.SIGINT)  # Ctrl-C: to the main process only
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "run again with --resume" in err
+    assert "Traceback" not in err
+    assert _group_gone(proc.pid)  # no worker process left behind
+    saved = len(list((out / "points").glob("point-*.json")))
+    assert 2 <= saved < 16
+    plan = plan_sweep(folder / "slow-sweep.yaml")
+    outcome = execute(plan, out, workers=2, resume=True, plot=False)
+    assert outcome.reused == saved
+    assert outcome.ran == 16 - saved
+    assert_same(tables(out), slow_reference)
+
+
+def test_resume_refuses_another_sweep(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sweep_file = folder / "changing.yaml"
+    sweep_file.write_text(GRID)
+    out = folder / "changing-out"
+    code, stdout, _ = main(capsys, "sweep", str(sweep_file), "--out", str(out), "-w", "1")
+    assert code == 0
+    # Unchanged: everything is reused.
+    code, stdout, _ = main(capsys, "sweep", str(sweep_file), "--out", str(out), "--resume")
+    assert code == 0
+    assert "reused 6 of 6 points" in stdout
+    # Without --resume, a finished sweep is replaced, but an unfinished one is kept.
+    code, stdout, _ = main(capsys, "sweep", str(sweep_file), "--out", str(out))
+    assert code == 0
+    assert "ran 6 points" in stdout
+    meta = json.loads((out / "sweep.json").read_text())
+    (out / "sweep.json").write_text(json.dumps({**meta, "complete": False}))
+    code, _, err = main(capsys, "sweep", str(sweep_file), "--out", str(out))
+    assert code == 2
+    assert "holds an unfinished sweep (6 point result(s)): pass --resume" in err
+    # Another sweep file content: refused, saying what changed.
+    sweep_file.write_text(GRID.replace("replications: 3", "replications: 4"))
+    code, _, err = main(capsys, "sweep", str(sweep_file), "--out", str(out), "--resume")
+    assert code == 2
+    assert "cannot resume" in err
+    assert "different sweep (the sweep file changed" in err
+    assert "Traceback" not in err
+    code, _, _ = main(capsys, "sweep", str(sweep_file), "--out", str(out), "--overwrite")
+    assert code == 0
+    assert len(pd.read_parquet(out / "replications.parquet")) == 6 * 4
+
+
+# ---------------------------------------------------------------------------- bad input
+
+
+BAD = {
+    "path": (
+        GRID.replace("defenders.bat-1.magazine", "defenders.nope.magazine"),
+        "bad.yaml:6:11: parameters[0].path: the scenario has no field "
+        "'defenders.nope.magazine': no 'nope' in defenders: it has the items bat-1",
+    ),
+    "value": (
+        GRID.replace("values: [3, 8]", "values: [3, -8]"),
+        "bad.yaml:9:17: parameters[1].values[1]: parameter 'waves.w0.count': the level -8 is "
+        "not valid: expected an integer >= 1, got -8",
+    ),
+    "field": (
+        GRID.replace("replications: 3", "replicatons: 3"),
+        "bad.yaml:2:1: replicatons: unknown field 'replicatons' (did you mean 'replications'?",
+    ),
+    "range-end": (
+        LHS.replace("range: [0.3, 0.9]", "range: [0.3, 1.5]").replace("slow.yaml", "pk1.yaml"),
+        "bad.yaml:12:18: parameters[2].range[1]: parameter 'weapons.sam.pk': the high end is not "
+        "valid: expected a number <= 1, got 1.5",
+    ),
+    "kind": (
+        GRID.replace("kind: grid", "kind: latin"),
+        "bad.yaml:4:16: design.kind: expected one of 'grid', 'lhs', 'sobol' or 'nolh', got 'latin'",
+    ),
+}
+
+
+@pytest.fixture
+def chdir_folder(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(folder)
+    return folder
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_sweep_file(chdir_folder: Path, capsys: pytest.CaptureFixture[str], case: str) -> None:
+    folder = chdir_folder
+    text, message = BAD[case]
+    (folder / "bad.yaml").write_text(text)
+    code, out, err = main(capsys, "sweep", "bad.yaml", "--dry-run")
+    assert code == 2
+    assert message in err.replace(str(folder) + os.sep, "")
+    assert "Traceback" not in err + out
+    assert not (folder / "runs").exists()
+
+
+def test_bad_sweep_file_through_the_console_script(folder: Path) -> None:
+    (folder / "bad-cli.yaml").write_text(GRID.replace("values: [3, 8]", "values: [3, -8]"))
+    r = incursion("sweep", "bad-cli.yaml", cwd=folder)
+    assert r.returncode == 2
+    assert "bad-cli.yaml:9:17: parameters[1].values[1]" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = incursion("sweep", "missing.yaml", cwd=folder)
+    assert r.returncode == 2
+    assert r.stderr.strip() == "missing.yaml: no such sweep file"
+
+
+def test_dry_run_prints_plan_and_estimate(
+    chdir_folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, _ = main(capsys, "sweep", "grid.yaml", "--dry-run", "--workers", "2")
+    assert code == 0
+    assert "6 points × 3 replications = 18 replications" in out
+    assert "estimate: about" in out
+    assert "on 2 workers" in out
+    assert "dry run: nothing ran" in out
+    assert not (chdir_folder / "runs").exists()
+
+
+# ---------------------------------------------------------------------------- sensitivity
+
+
+def test_first_order_indices() -> None:
+    from sim.designs import unit_lhs
+
+    u = unit_lhs(400, 3, seed=1)
+    x = pd.DataFrame(u, columns=["a", "b", "c"])
+    y = 4 * u[:, 0] + 1 * u[:, 1]  # variance shares 16/17 and 1/17, none for c
+    s = first_order_indices(x, y, design="lhs")
+    got = {(r.parameter, r.method): r.first_order for r in s.itertuples()}
+    # A random Latin hypercube's columns correlate a little (~1/sqrt(n)), which shifts SRC**2.
+    assert got[("a", "src2")] == pytest.approx(16 / 17, abs=0.05)
+    assert got[("b", "src2")] == pytest.approx(1 / 17, abs=0.03)
+    assert got[("c", "src2")] < 0.01
+    assert got[("a", "correlation_ratio")] == pytest.approx(16 / 17, abs=0.05)
+    assert got[("c", "correlation_ratio")] < 0.05
+    # On an orthogonal design (nolh) SRC**2 of a linear response is exact.
+    from sim.designs import nolh
+
+    o = nolh(6)
+    s3 = first_order_indices(
+        pd.DataFrame(o[:, :3], columns=["a", "b", "c"]), 4 * o[:, 0] + o[:, 1], design="nolh"
+    )
+    src = s3[s3["method"] == "src2"].set_index("parameter")["first_order"]
+    assert src["a"] == pytest.approx(16 / 17, abs=1e-12)
+    assert src["b"] == pytest.approx(1 / 17, abs=1e-12)
+    assert src["c"] == pytest.approx(0, abs=1e-12)
+    # A non-monotone effect: invisible to a linear regression, seen by the correlation ratio.
+    y2 = (u[:, 2] - 0.5) ** 2
+    s2 = first_order_indices(x, y2, design="lhs")
+    got2 = {(r.parameter, r.method): r.first_order for r in s2.itertuples()}
+    assert got2[("c", "correlation_ratio")] > 0.9
+    assert got2[("c", "src2")] < 0.05
+
+
+def test_library_warns_and_draws_every_figure_shape(folder: Path) -> None:
+    from sim.sweeps import SweepWarning
+
+    sobol = {
+        "scenario": str(folder / "pk1.yaml"),
+        "replications": 1,
+        "design": {"kind": "sobol", "samples": 3},
+        "parameters": [{"path": "defenders.bat-1.magazine", "range": [1, 4]}],
+    }
+    with pytest.warns(SweepWarning, match="3 samples rounded up to 4"):
+        res = sweep(sobol, out=folder / "fig-sobol", workers=1)
+    assert len(res) == 4
+    grid3 = {
+        "scenario": str(folder / "pk1.yaml"),
+        "replications": 1,
+        "parameters": [
+            {"path": "defenders.bat-1.magazine", "values": [1, 4]},
+            {"path": "waves.w0.count", "values": [2, 3]},
+            {"name": "pk", "path": ["weapons.sam.pk"], "values": [0.5, 1.0]},
+        ],
+    }
+    res = sweep(grid3, out=folder / "fig-grid3", workers=1)
+    assert list(res.columns[:5]) == [
+        "point",
+        "defenders.bat-1.magazine",
+        "waves.w0.count",
+        "pk",
+        "seed",
+    ]
+    for name in ("fig-sobol", "fig-grid3"):
+        assert (folder / name / "sweep.png").stat().st_size > 10_000
+        assert (folder / name / "sensitivity.csv").is_file()
