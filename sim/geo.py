@@ -705,6 +705,21 @@ def geodesic_distance_m(
     return np.asarray(dist, dtype=np.float64).reshape(shape)
 
 
+def segment_geometries(
+    x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray
+) -> np.ndarray:
+    """Segments as shapely LineStrings (non-finite ones as empty geometries), for R-tree queries."""
+    finite = np.isfinite(x0) & np.isfinite(y0) & np.isfinite(x1) & np.isfinite(y1)
+    coords = np.stack(
+        [
+            np.stack([np.where(finite, x0, 0.0), np.where(finite, y0, 0.0)], axis=1),
+            np.stack([np.where(finite, x1, 0.0), np.where(finite, y1, 0.0)], axis=1),
+        ],
+        axis=1,
+    )
+    return shapely.linestrings(coords)
+
+
 _EDGE_TREES: dict[tuple[tuple[int, ...], int], shapely.STRtree] = {}
 
 
@@ -735,6 +750,7 @@ def segment_edge_crossings(
     edges: ArrayLike,
     *,
     max_bytes: int = 64 * 2**20,
+    segment_lines: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every intersection of S segments with E edges, closed form and vectorised.
 
@@ -752,8 +768,9 @@ def segment_edge_crossings(
     edges : array_like of float, shape (E, 4)
         ``x0, y0, x1, y1`` per edge, e.g. :attr:`Territory.edges`.
     max_bytes : int, keyword-only
-        Working-memory budget: segments are processed in chunks so that the (chunk x E)
-        temporaries stay below it.
+        Working-memory budget: candidate pairs are processed in chunks below it.
+    segment_lines : ndarray of shapely LineString, optional, keyword-only
+        :func:`segment_geometries` of the same segments, to reuse across several edge sets.
 
     Returns
     -------
@@ -781,13 +798,9 @@ def segment_edge_crossings(
     # segment hundreds of km long meets only the few edges near where it crosses.
     tree = _edge_tree(edges)
     finite = np.isfinite(px) & np.isfinite(py) & np.isfinite(qx) & np.isfinite(qy)
-    boxes = shapely.box(
-        np.where(finite, np.minimum(px, qx), 0.0),
-        np.where(finite, np.minimum(py, qy), 0.0),
-        np.where(finite, np.maximum(px, qx), 0.0),
-        np.where(finite, np.maximum(py, qy), 0.0),
-    )
-    seg_idx, edge_idx = tree.query(boxes)
+    if segment_lines is None:
+        segment_lines = segment_geometries(px, py, qx, qy)
+    seg_idx, edge_idx = tree.query(segment_lines)
     keep = finite[seg_idx]
     seg_idx, edge_idx = seg_idx[keep], edge_idx[keep]
     if seg_idx.size == 0:

@@ -10,7 +10,90 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["circle_windows", "merge_intervals", "positions_at"]
+__all__ = [
+    "circle_pairs",
+    "circle_windows",
+    "circle_windows_pairs",
+    "merge_intervals",
+    "positions_at",
+]
+
+
+def circle_pairs(
+    x0: np.ndarray,
+    y0: np.ndarray,
+    x1: np.ndarray,
+    y1: np.ndarray,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    radius: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(segment, circle) pairs whose bounding boxes overlap: the only ones that can meet.
+
+    ``radius`` has shape (C,) or (S, C); NaN or non-positive radii give no pair.
+    """
+    r = np.asarray(radius, float)
+    r = r if r.ndim == 2 else r[None, :]
+    lo_x = np.minimum(x0, x1)[:, None]
+    hi_x = np.maximum(x0, x1)[:, None]
+    lo_y = np.minimum(y0, y1)[:, None]
+    hi_y = np.maximum(y0, y1)[:, None]
+    with np.errstate(invalid="ignore"):
+        near = (
+            (hi_x >= cx[None, :] - r)
+            & (lo_x <= cx[None, :] + r)
+            & (hi_y >= cy[None, :] - r)
+            & (lo_y <= cy[None, :] + r)
+            & (r > 0)
+        )
+    return np.nonzero(near)
+
+
+def circle_windows_pairs(
+    t0: np.ndarray,
+    t1: np.ndarray,
+    x0: np.ndarray,
+    y0: np.ndarray,
+    x1: np.ndarray,
+    y1: np.ndarray,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    radius: np.ndarray,
+    seg: np.ndarray,
+    circ: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Time window of segment ``seg[k]`` inside circle ``circ[k]``, for each pair ``k``.
+
+    Solves ``|p(t) - c|^2 = r^2`` for the linear motion ``p(t)`` of the segment, in closed form.
+    ``radius`` has shape (C,) or (S, C). Returns ``enter, leave`` of shape (K,), NaN where the
+    segment is never inside (a segment and a disk are convex: at most one window).
+    """
+    t0k = np.asarray(t0, float)[seg]
+    dur = np.asarray(t1, float)[seg] - t0k
+    r = np.asarray(radius, float)
+    rk = r[seg, circ] if r.ndim == 2 else r[circ]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vx = np.where(dur > 0, (x1[seg] - x0[seg]) / dur, 0.0)
+        vy = np.where(dur > 0, (y1[seg] - y0[seg]) / dur, 0.0)
+        px = x0[seg] - cx[circ]
+        py = y0[seg] - cy[circ]
+        a = vx * vx + vy * vy
+        b = 2.0 * (px * vx + py * vy)
+        c = px * px + py * py - rk * rk
+        disc = b * b - 4.0 * a * c
+        sq = np.sqrt(np.maximum(disc, 0.0))
+        moving = a > 0
+        # Numerically stable roots (avoid cancellation when b^2 >> 4ac).
+        q = -0.5 * (b + np.copysign(sq, b))
+        ra = np.where(moving, q / np.where(moving, a, 1.0), np.nan)
+        rb = np.where(q != 0, c / np.where(q != 0, q, 1.0), np.nan)
+        lo = np.fmin(ra, rb)
+        hi = np.fmax(ra, rb)
+        enter = np.where(moving, t0k + np.maximum(lo, 0.0), np.where(c <= 0, t0k, np.nan))
+        leave = np.where(moving, t0k + np.minimum(hi, dur), np.where(c <= 0, t0k + dur, np.nan))
+        ok = (rk > 0) & np.where(moving, (disc >= 0) & (hi >= 0) & (lo <= dur), c <= 0)
+        ok &= leave >= enter
+    return np.where(ok, enter, np.nan), np.where(ok, leave, np.nan)
 
 
 def circle_windows(
@@ -26,8 +109,6 @@ def circle_windows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Time window of every segment inside every circle, in closed form.
 
-    Solves ``|p(t) - c|^2 = r^2`` for the linear motion ``p(t)`` of each segment.
-
     Parameters
     ----------
     t0, t1, x0, y0, x1, y1 : ndarray, shape (S,)
@@ -41,36 +122,19 @@ def circle_windows(
     -------
     enter, leave : ndarray, shape (S, C)
         Start and end of the part of each segment inside each circle (s); NaN where the segment
-        never is inside. A segment is convex and so is a disk, so there is at most one window.
+        never is inside. Only pairs whose bounding boxes overlap are solved
+        (:func:`circle_pairs`); the rest cannot meet.
     """
-    t0 = np.asarray(t0, float)[:, None]
-    t1 = np.asarray(t1, float)[:, None]
-    dur = t1 - t0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        vx = np.where(dur > 0, (np.asarray(x1, float)[:, None] - x0[:, None]) / dur, 0.0)
-        vy = np.where(dur > 0, (np.asarray(y1, float)[:, None] - y0[:, None]) / dur, 0.0)
-    px = np.asarray(x0, float)[:, None] - np.asarray(cx, float)[None, :]
-    py = np.asarray(y0, float)[:, None] - np.asarray(cy, float)[None, :]
-    r = np.asarray(radius, float)
-    r = r if r.ndim == 2 else r[None, :]
-    a = vx * vx + vy * vy
-    b = 2.0 * (px * vx + py * vy)
-    c = px * px + py * py - r * r
-    with np.errstate(invalid="ignore", divide="ignore"):
-        disc = b * b - 4.0 * a * c
-        sq = np.sqrt(np.maximum(disc, 0.0))
-        moving = a > 0
-        # Numerically stable roots (avoid cancellation when b^2 >> 4ac).
-        q = -0.5 * (b + np.copysign(sq, b))
-        ra = np.where(moving, q / np.where(moving, a, 1.0), np.nan)
-        rb = np.where(q != 0, c / np.where(q != 0, q, 1.0), np.nan)
-        lo = np.fmin(ra, rb)
-        hi = np.fmax(ra, rb)
-    enter = np.where(moving, t0 + np.maximum(lo, 0.0), np.where(c <= 0, t0, np.nan))
-    leave = np.where(moving, t0 + np.minimum(hi, dur), np.where(c <= 0, t1, np.nan))
-    ok = (r > 0) & np.where(moving, (disc >= 0) & (hi >= 0) & (lo <= dur), c <= 0)
-    ok &= leave >= enter
-    return np.where(ok, enter, np.nan), np.where(ok, leave, np.nan)
+    x0, y0, x1, y1 = (np.asarray(v, float) for v in (x0, y0, x1, y1))
+    cx, cy = np.asarray(cx, float), np.asarray(cy, float)
+    enter = np.full((x0.size, cx.size), np.nan)
+    leave = np.full((x0.size, cx.size), np.nan)
+    seg, circ = circle_pairs(x0, y0, x1, y1, cx, cy, radius)
+    if seg.size:
+        e, lv = circle_windows_pairs(t0, t1, x0, y0, x1, y1, cx, cy, radius, seg, circ)
+        enter[seg, circ] = e
+        leave[seg, circ] = lv
+    return enter, leave
 
 
 def merge_intervals(

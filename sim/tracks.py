@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.geo import geodesic_distance_m, segment_edge_crossings
-from sim.intervals import circle_windows, merge_intervals
+from sim.geo import geodesic_distance_m, segment_edge_crossings, segment_geometries
+from sim.intervals import circle_pairs, circle_windows, circle_windows_pairs, merge_intervals
 from sim.world import World
 
 __all__ = [
@@ -343,8 +343,9 @@ def _pieces(world: World, seg: Segments) -> dict[str, np.ndarray]:
     parts_f = [np.zeros(len(seg)), np.ones(len(seg))]
     roe_regions = [world.roe_inner] if world.roe_inner is not None else []
     roe_regions += world.roe_nofire_polygons
+    lines = segment_geometries(seg.x0, seg.y0, seg.x1, seg.y1)
     for edges in (world.territory.edges, *(r.edges for r in roe_regions)):
-        si, fr = segment_edge_crossings(seg.x0, seg.y0, seg.x1, seg.y1, edges)
+        si, fr = segment_edge_crossings(seg.x0, seg.y0, seg.x1, seg.y1, edges, segment_lines=lines)
         parts_i.append(si)
         parts_f.append(fr)
     if world.nofire_r.size:
@@ -509,17 +510,21 @@ def battery_windows(
     in_alt = (h >= amin) & (h <= amax) & (h < rmax)
     r_out = np.where(in_alt, np.sqrt(np.maximum(rmax**2 - h**2, 0.0)), np.nan)
     r_in = np.where(rmin > h, np.sqrt(np.maximum(rmin**2 - h**2, 0.0)), np.nan)
-    args = (p["t0"], p["t1"], p["x0"], p["y0"], p["x1"], p["y1"], world.bat_x, world.bat_y)
-    e1, l1 = circle_windows(*args, r_out)
-    e2, l2 = circle_windows(*args, r_in)
+    xs = (p["x0"], p["y0"], p["x1"], p["y1"])
+    seg, bat = circle_pairs(*xs, world.bat_x, world.bat_y, r_out)
+    if seg.size == 0:
+        return empty
+    args = (p["t0"], p["t1"], *xs, world.bat_x, world.bat_y)
+    e1, l1 = circle_windows_pairs(*args, r_out, seg, bat)
+    e2, l2 = circle_windows_pairs(*args, r_in, seg, bat)
     has_in = np.isfinite(e2)
     a_end = np.where(has_in, np.minimum(l1, e2), l1)
     b_start = np.where(has_in, np.maximum(e1, l2), np.nan)
     b_end = np.where(has_in, l1, np.nan)
-    key = p["drone"][:, None] * nb + np.arange(nb)
-    keys = np.concatenate([key.ravel(), key.ravel()])
-    starts = np.concatenate([e1.ravel(), b_start.ravel()])
-    ends = np.concatenate([a_end.ravel(), b_end.ravel()])
+    key = p["drone"][seg] * nb + bat
+    keys = np.concatenate([key, key])
+    starts = np.concatenate([e1, b_start])
+    ends = np.concatenate([a_end, b_end])
     good = np.isfinite(starts) & (ends > starts)
     return merge_intervals(keys[good], starts[good], ends[good])
 
