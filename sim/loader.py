@@ -911,9 +911,16 @@ def _check_files(scenario: Scenario) -> list[_Issue]:
 
     issues = []
     try:
-        geo.load_territory(scenario.geography.border)
+        territory = geo.load_territory(scenario.geography.border)
     except (GeographyError, OSError, ValueError) as exc:
         issues.append(_Issue(("geography", "border"), str(exc)))
+    else:
+        from sim.world import fit_projection
+
+        try:
+            fit_projection(scenario, territory)
+        except GeographyError as exc:
+            issues.append(_Issue((), str(exc)))
     for i, zone in enumerate(scenario.geography.no_fire_zones):
         if zone.polygon is None:
             continue

@@ -139,20 +139,27 @@ def _bounds(scenario: Scenario, territory_bounds: tuple[float, float, float, flo
     return np.array(pts, float)
 
 
-def build_world(scenario: Scenario) -> World:
-    """Project a validated scenario into the plane and lay it out as arrays.
+def fit_projection(
+    scenario: Scenario, territory_ll: shapely.Geometry
+) -> tuple[Projection, np.ndarray]:
+    """The projection fitted to the scenario area, and every position of the scenario (lon, lat).
 
     Raises
     ------
     GeographyError
-        If a border or no-fire polygon file cannot be used.
+        If no single conic projection keeps the scale error within ``MAX_SCALE_ERROR`` (the area
+        spans too much latitude, or reaches the equator or a pole).
     """
-    territory_ll = load_territory(scenario.geography.border)
     tb = shapely.bounds(territory_ll)
     pts = _bounds(scenario, (tb[0], tb[1], tb[2], tb[3]))
     lon_min, lat_min = pts.min(axis=0)
     lon_max, lat_max = pts.max(axis=0)
-    projection = Projection.for_bounds(lon_min, lat_min, lon_max, lat_max)
+    try:
+        projection = Projection.for_bounds(lon_min, lat_min, lon_max, lat_max)
+    except GeographyError as exc:
+        raise GeographyError(
+            f"the scenario's positions cannot share one projection: {exc}"
+        ) from None
     # Distances and times must stay within 0.5 % of geodesics; a conic fitted to the area does so
     # up to a latitude span of about 15 degrees.
     err = projection.max_scale_error(lon_min, lat_min, lon_max, lat_max)
@@ -163,6 +170,19 @@ def build_world(scenario: Scenario) -> World:
             f" is too large for one projection: scale error {err:.2%} exceeds "
             f"{MAX_SCALE_ERROR:.1%}; keep every position within about 15 degrees of latitude"
         )
+    return projection, pts
+
+
+def build_world(scenario: Scenario) -> World:
+    """Project a validated scenario into the plane and lay it out as arrays.
+
+    Raises
+    ------
+    GeographyError
+        If a border or no-fire polygon file cannot be used.
+    """
+    territory_ll = load_territory(scenario.geography.border)
+    projection, pts = fit_projection(scenario, territory_ll)
     territory = Territory.build(territory_ll, projection)
 
     px, py = projection.forward(pts[:, 0], pts[:, 1])
