@@ -31,6 +31,7 @@ Semantics (see also the README):
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from collections.abc import Generator
@@ -176,6 +177,8 @@ class Simulation:
         # station, a fully committed battery freed): a drone for which C2 found no one only
         # needs those looked at again.
         self.freed: list[int] = []
+        self._breakpoints: dict[int, tuple[list[float], list[float], list[float]]] = {}
+        self._c2_idle: simpy.Event | None = None
         self.checked: dict[int, tuple[int, float]] = {}  # drone -> (len(freed), time) found no one
         self.shot_log: list[tuple[float, float, int, int, int, bool, float, float, float]] = []
         self.sortie_log: list[tuple[int, int, float, float]] = []
@@ -237,13 +240,32 @@ class Simulation:
                 self.allowed[int(ak[a0])] = (astart[a0:a1], aend[a0:a1])
 
     # ------------------------------------------------------------------ state queries
+    def _pos(self, d: int, t: float) -> tuple[float, float]:
+        """Where drone ``d`` is at time ``t`` (clamped to its track), with plain floats: the
+        engine asks this one point at a time, where numpy's per-call overhead dominates."""
+        bp = self._breakpoints.get(d)
+        if bp is None:
+            tr = self.tracks
+            s, e = int(tr.offsets[d]), int(tr.offsets[d + 1])
+            bp = (tr.bt[s:e].tolist(), tr.bx[s:e].tolist(), tr.by[s:e].tolist())
+            self._breakpoints[d] = bp
+        ts, xs, ys = bp
+        if t <= ts[0]:
+            return xs[0], ys[0]
+        if t >= ts[-1]:
+            return xs[-1], ys[-1]
+        j = bisect.bisect_right(ts, t) - 1
+        span = ts[j + 1] - ts[j]
+        f = (t - ts[j]) / span if span > 0 else 0.0
+        return xs[j] + f * (xs[j + 1] - xs[j]), ys[j] + f * (ys[j + 1] - ys[j])
+
     def alive(self, d: int, t: float | None = None) -> bool:
         """Whether drone ``d`` is still flying at time ``t`` (default now)."""
         t = self.env.now if t is None else t
         return bool(np.isnan(self.destroyed_s[d])) and t <= self.tracks.end_s[d]
 
     def _slant(self, x: float, y: float, d: int, t: float) -> float:
-        px, py = self.tracks.position(d, t)
+        px, py = self._pos(d, t)
         return math.sqrt((px - x) ** 2 + (py - y) ** 2 + self.tracks.altitude_m[d] ** 2)
 
     # ------------------------------------------------------------------ batteries
@@ -334,7 +356,7 @@ class Simulation:
         """Record ``n`` shots striking drone ``d`` now; the first hit on a live drone kills it."""
         now = self.env.now
         draws = self.rng.random(n) < weapon.pk
-        x, y = self.tracks.position(d, now)
+        x, y = self._pos(d, now)
         for hit in draws:
             live_hit = bool(hit) and self.alive(d)
             self.shot_log.append((fire_t, now, defender, wi, d, live_hit, weapon.cost_usd, x, y))
@@ -352,20 +374,22 @@ class Simulation:
         ``f(t) = |D(t) - P0| - v (t - t0)`` is convex on each straight leg of the drone, so the
         first sign change between breakpoints brackets a unique root, solved in closed form.
         """
-        tr = self.tracks
-        s, e = tr.offsets[d], tr.offsets[d + 1]
-        bt = tr.bt[s:e]
-        end = float(tr.end_s[d])
+        end = float(self.tracks.end_s[d])
         if t0 > end:
             return math.inf
-        ts = np.concatenate([[t0], bt[(bt > t0) & (bt < end)], [end]])
-        px = np.interp(ts, bt, tr.bx[s:e])
-        py = np.interp(ts, bt, tr.by[s:e])
-        f = np.hypot(px - x0, py - y0) - speed * (ts - t0)
-        hits = np.flatnonzero(f <= 0)
-        if hits.size == 0:
+        self._pos(d, t0)  # fills the breakpoint cache
+        bts = self._breakpoints[d][0]
+        ts = [t0, *(t for t in bts if t0 < t < end), end]
+        px, py, k = [], [], -1
+        for i, t in enumerate(ts):
+            x, y = self._pos(d, t)
+            px.append(x)
+            py.append(y)
+            if math.hypot(x - x0, y - y0) - speed * (t - t0) <= 0:
+                k = i
+                break
+        if k < 0:
             return math.inf
-        k = int(hits[0])
         if k == 0:
             return t0
         # On the bracketing leg the drone moves linearly: D(t) = Da + u (t - ta). Solve
@@ -425,7 +449,7 @@ class Simulation:
             impact = max(a, t_reach + tof)
             if impact <= e:
                 fire = impact - tof
-                dx, dy = self.tracks.position(d, impact)
+                dx, dy = self._pos(d, impact)
                 home = math.hypot(dx - unit.base_x, dy - unit.base_y) / unit.speed_mps
                 engagement = self.doctrine.max_shots_per_target * (tof + self.doctrine.assessment_s)
                 if fire + engagement + home > wheels_up + unit.endurance_s:
@@ -493,10 +517,10 @@ class Simulation:
                 if plan.fire > env.now + 1e-9:
                     yield env.timeout(plan.fire - env.now)
                     # With the drone now: look again (it may have been destroyed meanwhile).
-                    ac.x, ac.y = self.tracks.position(d, env.now)
+                    ac.x, ac.y = self._pos(d, env.now)
                     ready = env.now
                     continue
-                ac.x, ac.y = self.tracks.position(d, env.now)
+                ac.x, ac.y = self._pos(d, env.now)
                 if not acquired:
                     # One draw per intercept: the aircraft finds the drone, or gives up on it.
                     if unit.p_acquire < 1.0 and self.rng.random() >= unit.p_acquire:
@@ -513,7 +537,7 @@ class Simulation:
                 ac.rounds[wname] -= n_fire
                 fire_t = env.now
                 yield env.timeout(plan.impact - env.now)
-                ac.x, ac.y = self.tracks.position(d, env.now)
+                ac.x, ac.y = self._pos(d, env.now)
                 shots += n_fire
                 self._shots(unit.index, w, self.weapon_index[wname], d, fire_t, n_fire)
                 if not self.alive(d):
@@ -534,15 +558,28 @@ class Simulation:
                 yield self.env.timeout(t - self.env.now)
             if self.alive(d):
                 self.pending[d] = None
+                self._wake_c2()
                 self._assign(only=d)
 
     def _c2_cycle(self) -> Generator[simpy.Event, Any, None]:
-        """Process: C2 looks again at waiting drones each cycle (fighter reach changes in time)."""
+        """Process: C2 looks again at waiting drones every ``C2_CYCLE_S`` (at multiples of it),
+        and sleeps while no drone waits (fighter reach changes with time)."""
         horizon = self.world.scenario.duration_s
-        while self.env.now + C2_CYCLE_S <= horizon:
-            yield self.env.timeout(C2_CYCLE_S)
+        while True:
+            if not self.pending:
+                self._c2_idle = self.env.event()
+                yield self._c2_idle
+                self._c2_idle = None
+            nxt = (math.floor(self.env.now / C2_CYCLE_S) + 1) * C2_CYCLE_S
+            if nxt > horizon:
+                return
+            yield self.env.timeout(nxt - self.env.now)
             if self.pending:
                 self._assign()
+
+    def _wake_c2(self) -> None:
+        if self._c2_idle is not None and not self._c2_idle.triggered:
+            self._c2_idle.succeed()
 
     def _policy_key(self, plan: _Plan, defender: int, d: int, x: float, y: float) -> tuple:
         policy = self.doctrine.assignment
@@ -550,7 +587,7 @@ class Simulation:
             return (plan.cost, plan.impact, defender)
         if policy == "layered":
             return (plan.impact, plan.cost, defender)
-        px, py = self.tracks.position(d, self.env.now)
+        px, py = self._pos(d, self.env.now)
         return (math.hypot(px - x, py - y), plan.impact, defender)
 
     def _candidates(self, d: int, only: set[int] | None = None) -> list[tuple[tuple, int, Any]]:
@@ -598,6 +635,13 @@ class Simulation:
                 out.append((key, unit.index, ac))
         return out
 
+    def _tried_everyone(self, d: int) -> bool:
+        """Every defender that could ever engage drone ``d`` has had its turn."""
+        tried = self.tried
+        return all((d, b) in tried for b in self.windows.get(d, {})) and all(
+            (d, u.index) in tried for u in self.airbases
+        )
+
     def _take(self, d: int, defender: int) -> None:
         self.tried.add((d, defender))
         eng = self.engaged.setdefault(d, set())
@@ -617,13 +661,15 @@ class Simulation:
         for d in [only] if only is not None else list(self.pending):
             if d not in self.pending:
                 continue
+            last = self.checked.get(d)
+            if last is not None and last[0] == len(self.freed) and now - last[1] < C2_CYCLE_S:
+                continue  # nothing it could use has changed since C2 last found no one
             allowed = self.allowed.get(d)
             if not self.alive(d) or allowed is None or allowed[1][-1] < now:
                 # Destroyed, gone, or never again where a shot is allowed: nothing to assign.
                 self.pending.pop(d, None)
                 continue
             only_def: set[int] | None = None
-            last = self.checked.get(d)
             if last is not None:
                 only_def = set(self.freed[last[0] :])
                 if now - last[1] >= C2_CYCLE_S:
@@ -635,7 +681,10 @@ class Simulation:
                 cands = self._candidates(d, only_def)
                 only_def = None
                 if not cands:
-                    self.checked[d] = (len(self.freed), now)
+                    if self._tried_everyone(d):
+                        self.pending.pop(d, None)  # every defender has had its turn
+                    else:
+                        self.checked[d] = (len(self.freed), now)
                     break
                 _key, defender, ac = min(cands, key=lambda c: c[0])
                 self._take(d, defender)
@@ -662,6 +711,7 @@ class Simulation:
         if self.alive(d):
             self.pending[d] = None
             self.checked.pop(d, None)
+            self._wake_c2()
         # Also after a kill: the round or channel it freed may serve a waiting drone.
         if reassign and self.pending:
             self._assign()
