@@ -635,6 +635,14 @@ class Simulation:
                 out.append((key, unit.index, ac))
         return out
 
+    def _free(self, defender: int) -> bool:
+        """Whether a defender could take one more drone now."""
+        nb = len(self.batteries)
+        if defender < nb:
+            unit = self.batteries[defender]
+            return unit.magazine - unit.committed > 0 or unit.reload_s is not None
+        return self.airbases[defender - nb].has_available()
+
     def _tried_everyone(self, d: int) -> bool:
         """Every defender that could ever engage drone ``d`` has had its turn."""
         tried = self.tried
@@ -675,7 +683,10 @@ class Simulation:
                 if now - last[1] >= C2_CYCLE_S:
                     # Time alone changes only what fighters can reach.
                     only_def.update(on_call)
+                # Of those, only the ones still free now (an earlier drone may have taken them).
+                only_def = {x for x in only_def if self._free(x)}
                 if not only_def:
+                    self.checked[d] = (len(self.freed), now)
                     continue
             while d in self.pending:
                 cands = self._candidates(d, only_def)
