@@ -666,28 +666,32 @@ class Simulation:
         """
         now = self.env.now
         on_call = {u.index for u in self.airbases if u.has_available()}
+        nb = len(self.batteries)
+        n_freed = len(self.freed)
         for d in [only] if only is not None else list(self.pending):
             if d not in self.pending:
                 continue
             last = self.checked.get(d)
-            if last is not None and last[0] == len(self.freed) and now - last[1] < C2_CYCLE_S:
-                continue  # nothing it could use has changed since C2 last found no one
+            only_def: set[int] | None = None
+            if last is not None:
+                if last[0] == n_freed and now - last[1] < C2_CYCLE_S:
+                    continue  # nothing it could use has changed since C2 last found no one
+                only_def = set(self.freed[last[0] :])
+                if now - last[1] >= C2_CYCLE_S:
+                    # Time alone changes only what fighters can reach.
+                    only_def.update(on_call)
+                # Of those, only the ones that can reach this drone at all (a battery with a
+                # window on it, or an airbase) and are still free now.
+                wins = self.windows.get(d, {})
+                only_def = {x for x in only_def if (x >= nb or x in wins) and self._free(x)}
+                if not only_def:
+                    self.checked[d] = (n_freed, now)
+                    continue
             allowed = self.allowed.get(d)
             if not self.alive(d) or allowed is None or allowed[1][-1] < now:
                 # Destroyed, gone, or never again where a shot is allowed: nothing to assign.
                 self.pending.pop(d, None)
                 continue
-            only_def: set[int] | None = None
-            if last is not None:
-                only_def = set(self.freed[last[0] :])
-                if now - last[1] >= C2_CYCLE_S:
-                    # Time alone changes only what fighters can reach.
-                    only_def.update(on_call)
-                # Of those, only the ones still free now (an earlier drone may have taken them).
-                only_def = {x for x in only_def if self._free(x)}
-                if not only_def:
-                    self.checked[d] = (len(self.freed), now)
-                    continue
             while d in self.pending:
                 cands = self._candidates(d, only_def)
                 only_def = None
