@@ -455,6 +455,17 @@ class Scenario(_Model):
             raise ValueError("; ".join(errors))
         return self
 
+    def with_changes(self, changes: dict[str, Any]) -> Scenario:
+        """A validated copy with fields changed by dotted path.
+
+        ``scenario.with_changes({"waves.north.count": 40, "weapons.aim9x.cost_usd": 5e5})``;
+        list items are addressed by name (or index). Raises ``ScenarioError`` naming the path
+        if it does not exist or the new value is not valid.
+        """
+        from sim.loader import with_changes
+
+        return with_changes(self, changes)
+
     @property
     def total_drones(self) -> int:
         """Drones launched in one replication."""

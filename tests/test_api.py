@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import sim
 from sim.scenario import Scenario
 
@@ -49,3 +51,13 @@ def test_import_is_light() -> None:
     code = "import sys, sim; print(int(any(m in sys.modules for m in ('simpy', 'pandas'))))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "0"
+
+
+def test_scenario_with_changes_method() -> None:
+    s = _tiny()
+    t = s.with_changes({"waves.w.count": 7, "duration_h": 5})
+    assert t.total_drones == 7
+    assert t.duration_h == 5
+    assert s.total_drones == 3  # the original is unchanged
+    with pytest.raises(sim.ScenarioError, match="nope"):
+        s.with_changes({"waves.nope.count": 7})
