@@ -43,7 +43,15 @@ import simpy
 
 from sim.metrics import FATES
 from sim.scenario import Doctrine, Weapon
-from sim.tracks import END_CRASHED, END_EW_LOST, END_EXITED, END_HORIZON, END_LEAKED, Tracks
+from sim.tracks import (
+    END_CRASHED,
+    END_EW_LOST,
+    END_EXITED,
+    END_HORIZON,
+    END_LEAKED,
+    Tracks,
+    TrackSummary,
+)
 from sim.world import KMH, World
 
 __all__ = ["ReplicationResult", "Simulation"]
@@ -77,7 +85,7 @@ class CountingEnvironment(simpy.Environment):
 class ReplicationResult:
     """Outcome of one replication (structure of arrays)."""
 
-    tracks: Tracks
+    tracks: Tracks | TrackSummary  # the run keeps only the summary
     fate: np.ndarray  # (N,) int8 codes into FATES
     fate_s: np.ndarray
     fate_x: np.ndarray

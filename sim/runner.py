@@ -45,7 +45,10 @@ def run_replication(world: World, seed: int, i: int) -> ReplicationResult:
     """Run replication ``i`` of ``world``'s scenario with run seed ``seed``."""
     rng = replication_rng(seed, i)
     tracks = build_tracks(world, rng)
-    return Simulation(world, tracks, rng).run()
+    result = Simulation(world, tracks, rng).run()
+    # Keep only what the results need: a long run must not hold every replication's tracks.
+    result.tracks = tracks.summary()
+    return result
 
 
 def _run_chunk(scenario: Scenario, seed: int, indices: list[int]) -> list[ReplicationResult]:

@@ -82,6 +82,16 @@ class Segments:
 
 
 @dataclass(frozen=True)
+class TrackSummary:
+    """Per-drone arrays of one replication kept for the results (shape ``(N,)``)."""
+
+    wave: np.ndarray
+    launch_s: np.ndarray
+    border_cross_s: np.ndarray
+    detect_s: np.ndarray
+
+
+@dataclass(frozen=True)
 class Tracks:
     """All drones of one replication: tracks, natural ends and the windows that matter.
 
@@ -120,6 +130,15 @@ class Tracks:
     def n(self) -> int:
         """Number of drones."""
         return int(self.wave.size)
+
+    def summary(self) -> TrackSummary:
+        """The few per-drone arrays a run keeps after the replication (not the tracks)."""
+        return TrackSummary(
+            wave=self.wave,
+            launch_s=self.launch_s,
+            border_cross_s=self.border_cross_s,
+            detect_s=self.detect_s,
+        )
 
     def position(self, drone: int, t: float) -> tuple[float, float]:
         """Where drone ``drone`` is at time ``t`` (m); clamped to its track's ends."""
