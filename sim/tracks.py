@@ -417,7 +417,7 @@ def _pieces(world: World, seg: Segments) -> dict[str, np.ndarray]:
     }
 
 
-def _border_crossings(pieces: dict[str, np.ndarray], n: int) -> np.ndarray:
+def border_crossings(pieces: dict[str, np.ndarray], n: int) -> np.ndarray:
     """First time each drone passes from outside to inside the territory (NaN if never)."""
     d, inside = pieces["drone"], pieces["inside"]
     prev_out = np.r_[False, (~inside[:-1]) & (d[1:] == d[:-1])]
@@ -607,7 +607,7 @@ def build_tracks(world: World, rng: np.random.Generator) -> Tracks:
     """
     seg, per, end, reason, diverted, pieces = fly(world, rng)
     n = per["launch_s"].size
-    border = _border_crossings(pieces, n)
+    border = border_crossings(pieces, n)
     detect = _detections(world, seg, per["alt"], rng, n)
     # A drone detected only after its track ended is not detected.
     detect = np.where(detect <= end, detect, np.nan)

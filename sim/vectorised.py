@@ -63,6 +63,7 @@ from sim.tracks import (
     END_HORIZON,
     END_LEAKED,
     battery_windows,
+    border_crossings,
     breakpoints,
     first_detections,
     fly,
@@ -166,16 +167,7 @@ def _build_templates(world: World, k: int, rng: np.random.Generator) -> _Templat
     ik, ia, ib = merge_intervals(
         pieces["drone"][inside], pieces["t0"][inside], pieces["t1"][inside]
     )
-    # border: first entry from outside (as tracks._border_crossings)
-    d, ins = pieces["drone"], pieces["inside"]
-    prev_out = np.r_[False, (~ins[:-1]) & (d[1:] == d[:-1])]
-    entry = ins & prev_out
-    border = np.full(n, np.nan)
-    ent_d = d[entry]
-    ent_t = pieces["t0"][entry]
-    if ent_d.size:
-        u, idx = np.unique(ent_d, return_index=True)
-        border[u] = ent_t[idx]
+    border = border_crossings(pieces, n)
     m = max(world.sensor_x.size, 1)
     ck, ca, cb = sensor_cover(tw, seg, per["alt"])
     nb = max(len(world.batteries), 1)
