@@ -164,7 +164,9 @@ def run(
             raise IncursionError("--until-ci works with --engine des only")
         from sim.vectorised import run_vectorised
 
-        return run_vectorised(scenario, replications=reps, seed=seed, progress=progress)
+        return run_vectorised(
+            scenario, replications=reps, seed=seed, workers=workers, progress=progress
+        )
     started = time.perf_counter()
     world = build_world(scenario)
     n_workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))

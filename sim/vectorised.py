@@ -44,8 +44,10 @@ draw. A run is reproducible for a given seed and replication count (chunks have 
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -579,12 +581,99 @@ class _Moments:
         return {"mean": mean, "ci95": [max(mean - half, 0.0), mean + half]}
 
 
+@dataclass
+class _ChunkResult:
+    """What one chunk contributes to the run (small enough to send between processes)."""
+
+    per_rep: dict[str, np.ndarray]
+    groups: dict[str, np.ndarray]  # "group\0name\0column" -> values per replication
+    chunk: _Chunk | None  # kept only for the chunk the tables come from
+
+
+def _chunk_result(
+    world: World,
+    pooled: _Chunker | None,
+    seed: int,
+    chunk_i: int,
+    reps: int,
+    keep: bool,
+) -> _ChunkResult:
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_STREAM_CHUNKS, chunk_i)))
+    if pooled is None:
+        # Fresh tracks for every drone of this chunk.
+        max_count = max(w.count for w in world.waves)
+        chunker = _Chunker(
+            world, _build_templates(world, reps * max_count, rng), own_templates=True
+        )
+    else:
+        chunker = pooled
+    ch = chunker.run(reps, rng)
+    s = ch.shots
+    weapon_idx = np.array([world.weapon_names.index(b.weapon) for b in world.batteries], np.int64)
+    o = Outcomes(
+        fate=ch.fate,
+        crossed=np.isfinite(ch.border),
+        detected=np.isfinite(ch.detect),
+        border_cross_s=ch.border,
+        fate_s=ch.fate_s,
+        drone_cost_usd=np.concatenate([np.full(w.count, w.cost_usd) for w in world.waves]),
+        drone_damage_usd=np.concatenate([np.full(w.count, w.damage_usd) for w in world.waves]),
+        shot_rep=s["rep"],
+        shot_weapon=weapon_idx[s["defender"]] if s["rep"].size else s["rep"],
+        shot_defender=s["defender"],
+        shot_hit=s["hit"],
+        shot_cost_usd=chunker.cost[s["defender"]] if s["rep"].size else np.empty(0),
+        sortie_rep=np.empty(0, np.int64),
+        sortie_defender=np.empty(0, np.int64),
+        sortie_cost_usd=np.empty(0),
+        sortie_hours=np.empty(0),
+        weapon_names=world.weapon_names,
+        defender_names=world.defender_names,
+    )
+    groups = {}
+    for group in ("weapon", "defender"):
+        for name, table in by_group(o, group).items():
+            for col, values in table.items():
+                groups[f"{group}\0{name}\0{col}"] = np.asarray(values, float)
+    per_rep = {k: np.asarray(v, float) for k, v in replication_metrics(o).items()}
+    return _ChunkResult(per_rep=per_rep, groups=groups, chunk=ch if keep else None)
+
+
+def _pooled_chunker(world: World, seed: int, templates: int) -> _Chunker:
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_STREAM_TEMPLATES,)))
+    return _Chunker(world, _build_templates(world, templates, rng))
+
+
+def _chunk_task(
+    scenario: Scenario, seed: int, templates: int | None, chunk_i: int, reps: int, keep: bool
+) -> _ChunkResult:
+    """One chunk in a worker process (it builds its own world and, if pooled, templates)."""
+    world = _worker_world(scenario, seed, templates)
+    return _chunk_result(world[0], world[1], seed, chunk_i, reps, keep)
+
+
+_WORKER_CACHE: dict[tuple[str, int, int | None], tuple[World, _Chunker | None]] = {}
+
+
+def _worker_world(
+    scenario: Scenario, seed: int, templates: int | None
+) -> tuple[World, _Chunker | None]:
+    key = (scenario.model_dump_json(), seed, templates)
+    if key not in _WORKER_CACHE:
+        _WORKER_CACHE.clear()
+        world = build_world(scenario)
+        pooled = None if templates is None else _pooled_chunker(world, seed, templates)
+        _WORKER_CACHE[key] = (world, pooled)
+    return _WORKER_CACHE[key]
+
+
 def run_vectorised(
     scenario: Scenario,
     *,
     replications: int,
     seed: int,
     templates: int | None = None,
+    workers: int | None = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> RunResult:
     """Run ``replications`` of a scenario with the vectorised engine (see the module docstring).
@@ -595,6 +684,9 @@ def run_vectorised(
         ``None`` (default): every drone of every replication flies its own track (exact).
         A number: each wave's tracks are drawn from a pool of that many (faster; see the module
         docstring for what that approximates).
+    workers : int or None
+        Processes for the chunks of replications (``None``: every core). Chunks have their own
+        streams and are combined in order, so the result is the same for any number.
 
     Raises
     ------
@@ -615,68 +707,47 @@ def run_vectorised(
     n = world.n_drones
     max_count = max(w.count for w in world.waves)
     pooled = templates is not None and templates < replications * max_count
-    if pooled:
-        chunker = _Chunker(
-            world,
-            _build_templates(
-                world,
-                int(templates),
-                np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_STREAM_TEMPLATES,))),
-            ),
-        )
-    drone_cost = np.concatenate([np.full(w.count, w.cost_usd) for w in world.waves])
-    drone_damage = np.concatenate([np.full(w.count, w.damage_usd) for w in world.waves])
+    pool_templates = int(templates) if pooled and templates is not None else None
+    sizes = [
+        min(CHUNK_REPLICATIONS, replications - k)
+        for k in range(0, replications, CHUNK_REPLICATIONS)
+    ]
+    n_workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
+    n_workers = min(n_workers, len(sizes))
     per_rep: dict[str, list[np.ndarray]] = {}
     moments = _Moments()
     kept: list[_Chunk] = []
     done = 0
-    chunk_i = 0
-    while done < replications:
-        reps = min(CHUNK_REPLICATIONS, replications - done)
-        rng = np.random.default_rng(
-            np.random.SeedSequence(seed, spawn_key=(_STREAM_CHUNKS, chunk_i))
-        )
-        if not pooled:
-            # Fresh tracks for every drone of this chunk.
-            tpl = _build_templates(world, reps * max_count, rng)
-            chunker = _Chunker(world, tpl, own_templates=True)
-        ch = chunker.run(reps, rng)
-        s = ch.shots
-        weapon_idx = np.array(
-            [world.weapon_names.index(b.weapon) for b in world.batteries], np.int64
-        )
-        o = Outcomes(
-            fate=ch.fate,
-            crossed=np.isfinite(ch.border),
-            detected=np.isfinite(ch.detect),
-            border_cross_s=ch.border,
-            fate_s=ch.fate_s,
-            drone_cost_usd=drone_cost,
-            drone_damage_usd=drone_damage,
-            shot_rep=s["rep"],
-            shot_weapon=weapon_idx[s["defender"]] if s["rep"].size else s["rep"],
-            shot_defender=s["defender"],
-            shot_hit=s["hit"],
-            shot_cost_usd=chunker.cost[s["defender"]] if s["rep"].size else np.empty(0),
-            sortie_rep=np.empty(0, np.int64),
-            sortie_defender=np.empty(0, np.int64),
-            sortie_cost_usd=np.empty(0),
-            sortie_hours=np.empty(0),
-            weapon_names=world.weapon_names,
-            defender_names=world.defender_names,
-        )
-        for key, values in replication_metrics(o).items():
-            per_rep.setdefault(key, []).append(np.asarray(values, float))
-        for group in ("weapon", "defender"):
-            for name, table in by_group(o, group).items():
-                for col, values in table.items():
-                    moments.add(f"{group}\0{name}\0{col}", np.asarray(values, float))
-        if done < TABLE_REPLICATIONS:
-            kept.append(ch)
+
+    def absorb(res: _ChunkResult, reps: int) -> None:
+        nonlocal done
+        for key, values in res.per_rep.items():
+            per_rep.setdefault(key, []).append(values)
+        for key, values in res.groups.items():
+            moments.add(key, values)
+        if res.chunk is not None:
+            kept.append(res.chunk)
         done += reps
-        chunk_i += 1
         if progress is not None:
             progress(done, replications)
+
+    if n_workers == 1:
+        chunker = None if pool_templates is None else _pooled_chunker(world, seed, pool_templates)
+        for i, reps in enumerate(sizes):
+            absorb(_chunk_result(world, chunker, seed, i, reps, keep=i == 0), reps)
+    else:
+        pool = ProcessPoolExecutor(max_workers=n_workers)
+        try:
+            futures = [
+                pool.submit(_chunk_task, scenario, seed, pool_templates, i, reps, i == 0)
+                for i, reps in enumerate(sizes)
+            ]
+            for fut, reps in zip(futures, sizes, strict=True):  # in order: same result always
+                absorb(fut.result(), reps)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     metrics = {}
     for key, parts in per_rep.items():
         values = np.concatenate(parts)
@@ -691,7 +762,7 @@ def run_vectorised(
         "seed": int(seed),
         "replications": int(replications),
         "engine": "vectorised",
-        "templates_per_wave": int(templates) if pooled else None,
+        "templates_per_wave": pool_templates,
         "metrics": metrics,
     }
     for group, names in (("weapon", world.weapon_names), ("defender", world.defender_names)):

@@ -271,3 +271,13 @@ def test_cli_engine_vectorised(tmp_path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["engine"] == "vectorised"
     assert summary["replications"] == 30
+
+
+def test_same_result_for_any_number_of_workers() -> None:
+    s = Scenario.model_validate(_doc(count=3))
+    reps = 1024 + 300  # two chunks
+    a = sim.run(s, replications=reps, seed=8, engine="vectorised", workers=1)
+    b = sim.run(s, replications=reps, seed=8, engine="vectorised", workers=2)
+    assert a.summary == b.summary
+    assert a.drones.equals(b.drones)
+    assert a.per_replication.equals(b.per_replication)
