@@ -202,6 +202,9 @@ def _read_json(path: Path, what: str) -> Any:
         ) from None
     except RecursionError:
         raise GeographyError(f"{path}: JSON nested too deeply") from None
+    except ValueError as exc:  # not a syntax error: e.g. an integer of more than 4,300 digits
+        reason = "a number has too many digits" if "digits" in str(exc) else str(exc)
+        raise GeographyError(f"{path}: not valid JSON ({reason})") from None
 
 
 def _load_polygonal_file(path: Path, what: str) -> Polygonal:
@@ -291,7 +294,7 @@ def _build_polygonal(kind: str, coords: Any, where: str, path: Path) -> Polygona
     return geometry
 
 
-_AT_POINT = re.compile(r"^(?P<what>[^\[]*)\[(?P<x>\S+) (?P<y>\S+)")
+_AT_POINT = re.compile(r"^(?P<what>[^\[]*)\[(?P<x>\S+) (?P<y>[^\s\]]+)")
 
 
 def _explain_invalid(reason: str) -> str:

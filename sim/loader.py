@@ -510,6 +510,7 @@ _TYPE_WORDS = {
     "int_type": "an integer",
     "int_parsing": "an integer",
     "int_from_float": "a whole number",
+    "int_parsing_size": "an integer of at most 19 digits",
     "float_type": "a number",
     "float_parsing": "a number",
     "finite_number": "a finite number",

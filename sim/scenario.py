@@ -60,6 +60,9 @@ MAX_DEFENDERS = 2_000
 MAX_SENSORS = 1_000
 MAX_WAYPOINTS = 200
 MAX_DURATION_H = 24 * 14
+#: Largest cost (a shot, a drone, a leaker's damage, a flight hour), USD: sums of such costs
+#: over a run stay finite (a few 1e308 add up to inf).
+MAX_COST_USD = 1e12
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 _IDENT = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -109,18 +112,18 @@ class DroneType(_Catalogued):
 
     speed_kmh: Pos = Field(le=5000)
     altitude_m: NonNeg = Field(le=30_000)
-    cost_usd: NonNeg
+    cost_usd: NonNeg = Field(le=MAX_COST_USD)
     endurance_km: Pos = Field(le=20_000, description="distance flown before it comes down")
     rcs_m2: Pos | None = None
     damage_usd: NonNeg = Field(
-        default=0.0, description="expected damage if it reaches its aim point"
+        default=0.0, le=MAX_COST_USD, description="expected damage if it reaches its aim point"
     )
 
 
 class Weapon(_Catalogued):
     """A weapon: a missile, a gun burst or an interceptor drone. One shot costs ``cost_usd``."""
 
-    cost_usd: NonNeg
+    cost_usd: NonNeg = Field(le=MAX_COST_USD)
     pk: Prob = Field(description="probability that one shot kills one drone")
     min_range_km: NonNeg = 0.0
     max_range_km: Pos = Field(le=1000)
@@ -149,7 +152,7 @@ class Platform(_Catalogued):
     """An aircraft type flown from an airbase."""
 
     cruise_kmh: Pos = Field(le=5000)
-    cost_per_flight_hour_usd: NonNeg
+    cost_per_flight_hour_usd: NonNeg = Field(le=MAX_COST_USD)
     endurance_h: Pos = Field(le=48)
 
 

@@ -105,6 +105,8 @@ __all__ = [
 MAX_POINTS = 100_000
 #: Most parameters in one sweep.
 MAX_PARAMETERS = 50
+#: Most times the local process pool is replaced after a worker process died, in one sweep.
+POOL_RESTARTS = 3
 #: Metrics drawn in ``sweep.png``.
 HEADLINE_METRICS: tuple[str, ...] = (
     "cost_exchange_ratio",
@@ -599,7 +601,11 @@ def plan_sweep(sweep_or_path: str | Path | SweepSpec | Mapping[str, Any]) -> Swe
     scen_path = Path(spec.scenario)
     if not scen_path.is_absolute():
         scen_path = Path(os.path.normpath(src.base_dir / scen_path))
-    if not scen_path.is_file():
+    try:
+        found = scen_path.is_file()
+    except OSError:  # e.g. a name longer than the file system allows
+        found = False
+    if not found:
         raise src.error(
             [
                 src.problem(
@@ -704,6 +710,13 @@ def plan_sweep(sweep_or_path: str | Path | SweepSpec | Mapping[str, Any]) -> Swe
         if kind == "lhs":
             unit = designs.unit_lhs(samples or 1, k, seed)
         elif kind == "sobol":
+            rounded = 1 << ((samples or 1) - 1).bit_length()  # the next power of 2
+            if rounded > MAX_POINTS:
+                raise LimitError(
+                    f"{src.file}: sobol: {samples:,} samples round up to {rounded:,} points (a "
+                    f"power of 2), over the limit of {MAX_POINTS:,}: use at most "
+                    f"{1 << (MAX_POINTS.bit_length() - 1):,} samples, or lhs"
+                )
             unit, used = designs.unit_sobol(samples or 1, k, seed)
             if used != samples:
                 notes.append(
@@ -1143,38 +1156,62 @@ def _run_pool(
     on_started: Callable[[], None],
 ) -> None:
     fp = plan.fingerprint["sha256"]
-    pool = ProcessPoolExecutor(
-        max_workers=n_workers, initializer=_init_worker, initargs=(plan.base,)
-    )
-    clean = False
-    try:
-        futures = {
-            pool.submit(_pool_point, p, plan.changes(p), plan.seeds[p], plan.replications, fp): p
-            for p in todo
-        }
-        on_started()
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in sorted(done, key=futures.__getitem__):
-                p = futures[fut]
-                try:
-                    text = fut.result()
-                except BrokenProcessPool:
-                    raise IncursionError(
-                        f"a worker process died while running design point {p} (out of "
-                        "memory, or killed); the points finished so far are saved: run again "
-                        "with --resume (perhaps with fewer --workers)"
-                    ) from None
-                except Exception as exc:
-                    raise _point_error(plan, p, exc) from exc
-                on_done(p, text)
-        clean = True
-    finally:
-        if clean:
-            pool.shutdown(wait=True)
-        else:
-            _terminate_pool(pool)
+    finished: set[int] = set()
+    for attempt in range(POOL_RESTARTS + 1):
+        # A pool breaks as a whole when one of its processes dies (killed, out of memory): its
+        # unfinished points then run again on a fresh pool, a few times at most.
+        remaining = [p for p in todo if p not in finished]
+        pool = ProcessPoolExecutor(
+            max_workers=min(n_workers, len(remaining)),
+            initializer=_init_worker,
+            initargs=(plan.base,),
+        )
+        clean = False
+        broken = False
+        try:
+            futures = {}
+            try:
+                for p in remaining:
+                    args = (p, plan.changes(p), plan.seeds[p], plan.replications, fp)
+                    futures[pool.submit(_pool_point, *args)] = p
+            except BrokenProcessPool:  # it broke before every point was handed over
+                broken = True
+            if attempt == 0:
+                on_started()
+            pending = set(futures)
+            while pending and not broken:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in sorted(done, key=futures.__getitem__):
+                    p = futures[fut]
+                    try:
+                        text = fut.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        continue
+                    except Exception as exc:
+                        raise _point_error(plan, p, exc) from exc
+                    on_done(p, text)
+                    finished.add(p)
+            clean = not broken
+        finally:
+            if clean:
+                pool.shutdown(wait=True)
+            else:
+                _terminate_pool(pool)
+        if not broken:
+            return
+        left = len(todo) - len(finished)
+        if attempt == POOL_RESTARTS:
+            raise IncursionError(
+                f"a worker process died (out of memory, or killed) {attempt + 1} times; "
+                f"{left} point(s) did not finish; the points finished so far are saved: run "
+                "again with --resume (perhaps with fewer --workers)"
+            )
+        msg = (
+            f"a worker process died (out of memory, or killed): running the {left} unfinished "
+            f"point(s) again on new worker processes (restart {attempt + 1} of {POOL_RESTARTS})"
+        )
+        warnings.warn(msg, SweepWarning, stacklevel=3)
 
 
 def _run_dask(
