@@ -7,7 +7,7 @@ itself has fighters, which the vectorised engine refuses.
 
     python benchmarks/bench_vectorised.py [--quick]
 
-Prints a table and writes benchmarks/results/vectorised.json.
+Prints a table and writes benchmarks/results/vectorised.json (vectorised-quick.json with --quick).
 """
 
 from __future__ import annotations
@@ -96,9 +96,8 @@ def main() -> None:
     print(f"machine: {machine}")
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "vectorised.json").write_text(
-        json.dumps({"figures": rows, "machine": machine}, indent=2)
-    )
+    name = "vectorised-quick.json" if args.quick else "vectorised.json"
+    (out / name).write_text(json.dumps({"figures": rows, "machine": machine}, indent=2))
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ one table: figure, value (with the absolute time for context), the baseline it i
 (measured in the same run by the same script), the ratio, and the aim and verdict where the script
 gives one. The table is also written to ``benchmarks/results/summary.md`` (``summary-quick.md``).
 
-``bench_vectorised.py`` writes ``vectorised.json`` even with ``--quick``; in quick mode this script
-moves that file to ``vectorised-quick.json`` and puts back the recorded ``vectorised.json``.
+Every script writes ``<name>-quick.json`` with ``--quick``, so a smoke run never replaces the
+recorded figures.
 
 Exit status 0 if every script ran and wrote its results, else 1.
 """
@@ -317,20 +317,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.only and name not in args.only:
             continue
         target = RESULTS / (quick_json if q else full_json)
-        recorded = RESULTS / full_json
-        # bench_vectorised.py has no quick file name: keep the recorded figures safe.
-        keep = recorded.read_bytes() if q and script == "bench_vectorised.py" and (
-            recorded.exists()
-        ) else None  # fmt: skip
         cmd = [sys.executable, str(HERE / script), *(["--quick"] if q else [])]
         print(f"\n=== {script}{' --quick' if q else ''} (load {loadavg()}) ===", flush=True)
         t0 = time.time()
         rc = subprocess.run(cmd, cwd=ROOT, check=False).returncode
         wall = time.time() - t0
-        if keep is not None:
-            if recorded.exists() and recorded.stat().st_mtime >= t0:
-                os.replace(recorded, target)
-            recorded.write_bytes(keep)
         fresh = target.exists() and target.stat().st_mtime >= t0
         runs.append({"script": script, "rc": rc, "wall_s": wall, "json": target, "fresh": fresh})
         if rc != 0 or not fresh:
