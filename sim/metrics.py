@@ -120,11 +120,13 @@ __all__ = [
     "METRIC_NAMES",
     "SPEC_METRICS",
     "Outcomes",
+    "RunningMoments",
     "by_group",
     "metrics_frame",
     "replication_metrics",
     "summarize",
     "summary_dict",
+    "summary_from_parts",
 ]
 
 #: Drone fates, in code order: ``Outcomes.fate`` holds the index into this tuple.
@@ -619,3 +621,83 @@ def metrics_frame(summary: dict[str, Any]) -> pd.DataFrame:
     value_columns = ["mean", "ci95_low", "ci95_high"]
     frame[value_columns] = frame[value_columns].astype(np.float64)
     return frame
+
+
+class RunningMoments:
+    """Streaming count, mean and sum of squared deviations per key (Chan, Golub and LeVeque's
+    pairwise update), so that a long run's per-group means and t intervals need no array of every
+    replication. ``entry`` gives the same ``{"mean", "ci95"}`` as :func:`summarize` with
+    ``kind="mean"``, the lower bound cut at zero."""
+
+    def __init__(self) -> None:
+        self.n: dict[str, float] = {}
+        self.total: dict[str, float] = {}
+        self.m2: dict[str, float] = {}
+
+    def mean(self, key: str) -> float:
+        """Running mean: total / count (exact for counts, as numpy's mean of the same values)."""
+        return self.total[key] / self.n[key]
+
+    def add(self, key: str, x: np.ndarray) -> None:
+        x = x[np.isfinite(x)]
+        if x.size == 0:
+            return
+        nb, sb = float(x.size), float(x.sum())
+        mb = sb / nb
+        m2b = float(((x - mb) ** 2).sum())
+        na = self.n.get(key, 0.0)
+        if na == 0:
+            self.n[key], self.total[key], self.m2[key] = nb, sb, m2b
+            return
+        delta = mb - self.total[key] / na
+        n = na + nb
+        self.n[key] = n
+        self.total[key] += sb
+        self.m2[key] += m2b + delta * delta * na * nb / n
+
+    def entry(self, key: str) -> dict[str, Any]:
+        n = self.n.get(key, 0.0)
+        if n == 0:
+            return {"mean": None, "ci95": [None, None]}
+        mean = self.mean(key)
+        if n == 1 or self.m2[key] <= 1e-12 * max(1.0, mean * mean) * n:
+            return {"mean": mean, "ci95": [mean, mean]}
+        half = float(stats.t.ppf(0.975, n - 1)) * (self.m2[key] / (n - 1)) ** 0.5 / n**0.5
+        return {"mean": mean, "ci95": [max(mean - half, 0.0), mean + half]}
+
+
+def summary_from_parts(
+    *,
+    scenario: str,
+    seed: int,
+    engine: str,
+    per_rep: dict[str, np.ndarray],
+    moments: RunningMoments,
+    weapon_names: Sequence[str],
+    defender_names: Sequence[str],
+) -> dict[str, Any]:
+    """``summary.json`` from per-replication metric arrays and streamed per-group moments.
+
+    The same structure and interval rules as :func:`summary_dict`, for runs assembled chunk by
+    chunk. ``moments`` keys are ``"<group>\\0<name>\\0<column>"`` with group ``weapon`` or
+    ``defender``.
+    """
+    first = next(iter(per_rep.values()))
+    out: dict[str, Any] = {
+        "scenario": str(scenario),
+        "seed": int(seed),
+        "replications": int(first.size),
+        "engine": str(engine),
+        "metrics": {
+            name: _entry(np.asarray(values, float), METRIC_KINDS[name], seed)
+            for name, values in per_rep.items()
+        },
+    }
+    for group, names in (("weapon", weapon_names), ("defender", defender_names)):
+        cols = ("shots", "kills", "cost_usd") + (
+            ("sorties", "sortie_hours") if group == "defender" else ()
+        )
+        out[f"by_{group}"] = {
+            name: {c: moments.entry(f"{group}\0{name}\0{c}") for c in cols} for name in names
+        }
+    return out

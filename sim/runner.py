@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -19,7 +19,15 @@ import pandas as pd
 
 from sim.engine import ReplicationResult, Simulation
 from sim.errors import IncursionError, LimitError
-from sim.metrics import FATES, Outcomes, replication_metrics, summary_dict
+from sim.metrics import (
+    FATES,
+    Outcomes,
+    RunningMoments,
+    by_group,
+    replication_metrics,
+    summarize,
+    summary_from_parts,
+)
 from sim.results import DRONE_COLUMNS, SHOT_COLUMNS, SORTIE_COLUMNS, RunResult
 from sim.scenario import MAX_REPLICATIONS, Scenario
 from sim.tracks import build_tracks
@@ -27,8 +35,9 @@ from sim.world import World, build_world
 
 __all__ = ["replication_rng", "run", "run_replication"]
 
-#: Above this many drone rows a run keeps per-drone tables only for the first replications.
-_MAX_TABLE_ROWS = 5_000_000
+#: Drone and shot tables keep the first replications up to this many drone rows (the summary
+#: always covers every replication): tables of a million-replication run would not fit memory.
+_MAX_TABLE_ROWS = 1_000_000
 
 
 def replication_rng(seed: int, i: int) -> np.random.Generator:
@@ -67,41 +76,104 @@ def _run_indices(
     seed: int,
     indices: list[int],
     n_workers: int,
-    progress: Callable[[int], None] | None,
-) -> list[ReplicationResult]:
-    results: list[ReplicationResult] = []
+) -> Iterator[list[ReplicationResult]]:
+    """Replication results in order of ``indices``, a batch at a time."""
     if n_workers == 1:
-        batch = max(1, len(indices) // 100)
+        batch = max(1, min(256, len(indices) // 100))
         for chunk in _chunks(indices, batch):
-            results.extend(run_replication(world, seed, i) for i in chunk)
-            if progress is not None:
-                progress(len(chunk))
-        return results
+            yield [run_replication(world, seed, i) for i in chunk]
+        return
     size = max(1, min(256, len(indices) // (4 * n_workers)))
     pool = ProcessPoolExecutor(max_workers=n_workers)
     try:
         futures = [pool.submit(_run_chunk, scenario, seed, c) for c in _chunks(indices, size)]
         for fut in futures:  # in submission order, so the result does not depend on timing
-            part = fut.result()
-            results.extend(part)
-            if progress is not None:
-                progress(len(part))
+            yield fut.result()
     except BaseException:
         # Interrupted or failed: drop the queued work instead of waiting for it.
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
-    return results
 
 
-def _ci_relative_width(world: World, results: list[ReplicationResult], seed: int) -> float:
+class _Collector:
+    """Absorbs replication results batch by batch, keeping only what the outputs need.
+
+    Per replication it keeps the metric values (for means and intervals) and, for the tables,
+    the full results of the first replications only; per-group (weapon, defender) figures are
+    streamed as moments. So a long run's memory does not grow with every replication's details.
+    """
+
+    def __init__(self, world: World, seed: int) -> None:
+        self.world = world
+        self.seed = seed
+        self.per_rep: dict[str, list[np.ndarray]] = {}
+        self.moments = RunningMoments()
+        self.kept: list[ReplicationResult] = []
+        self.keep = max(1, _MAX_TABLE_ROWS // max(world.n_drones, 1))
+        self.count = 0
+        self.events = 0
+
+    def add(self, results: list[ReplicationResult]) -> None:
+        if not results:
+            return
+        o = _outcomes(self.world, results)
+        for key, values in replication_metrics(o).items():
+            self.per_rep.setdefault(key, []).append(np.asarray(values, float))
+        for group in ("weapon", "defender"):
+            for name, table in by_group(o, group).items():
+                for col, values in table.items():
+                    self.moments.add(f"{group}\0{name}\0{col}", np.asarray(values, float))
+        room = self.keep - len(self.kept)
+        if room > 0:
+            self.kept.extend(results[:room])
+        self.count += len(results)
+        self.events += sum(r.events for r in results)
+
+    def metric(self, name: str) -> np.ndarray:
+        return np.concatenate(self.per_rep[name])
+
+
+def _outcomes(world: World, results: list[ReplicationResult]) -> Outcomes:
+    """The results of some replications as one :class:`Outcomes` (replications 0..len-1)."""
+
+    def cat(key: str, part: str) -> np.ndarray:
+        return np.concatenate([getattr(r, part)[key] for r in results])
+
+    border = np.stack([r.tracks.border_cross_s for r in results])
+    detect = np.stack([r.tracks.detect_s for r in results])
+    return Outcomes(
+        fate=np.stack([r.fate for r in results]),
+        crossed=np.isfinite(border),
+        detected=np.isfinite(detect),
+        border_cross_s=border,
+        fate_s=np.stack([r.fate_s for r in results]),
+        drone_cost_usd=np.concatenate([np.full(w.count, w.cost_usd) for w in world.waves]),
+        drone_damage_usd=np.concatenate([np.full(w.count, w.damage_usd) for w in world.waves]),
+        shot_rep=np.concatenate([np.full(r.shots["drone"].size, i) for i, r in enumerate(results)]),
+        shot_weapon=cat("weapon", "shots"),
+        shot_defender=cat("defender", "shots"),
+        shot_hit=cat("hit", "shots"),
+        shot_cost_usd=cat("cost_usd", "shots"),
+        sortie_rep=np.concatenate(
+            [np.full(r.sorties["defender"].size, i) for i, r in enumerate(results)]
+        ),
+        sortie_defender=cat("defender", "sorties"),
+        sortie_cost_usd=cat("cost_usd", "sorties"),
+        sortie_hours=cat("hours", "sorties"),
+        weapon_names=world.weapon_names,
+        defender_names=world.defender_names,
+    )
+
+
+def _ci_relative_width(collector: _Collector, seed: int) -> float:
     """Width of the 95 % interval of the cost-exchange ratio relative to its mean."""
-    m = collect(world, results, seed=seed, engine="des", tables=False).summary["metrics"]
-    cer = m["cost_exchange_ratio"]
+    cer = summarize(collector.metric("cost_exchange_ratio"), kind="ratio", rng_seed=seed)
     lo, hi = cer["ci95"]
-    if cer["mean"] in (None, 0) or lo is None or hi is None:
+    mean = cer["mean"]
+    if not (math.isfinite(mean) and math.isfinite(lo) and math.isfinite(hi)) or mean == 0:
         return math.inf
-    return (hi - lo) / abs(cer["mean"])
+    return (hi - lo) / abs(mean)
 
 
 def run(
@@ -179,84 +251,65 @@ def run(
         if progress is not None:
             progress(done, total)
 
-    first = min(reps, total)
-    results = _run_indices(world, scenario, seed, list(range(first)), min(n_workers, first), tick)
+    collector = _Collector(world, seed)
+
+    def absorb(indices: list[int]) -> None:
+        for batch in _run_indices(world, scenario, seed, indices, min(n_workers, len(indices))):
+            collector.add(batch)
+            tick(len(batch))
+
+    absorb(list(range(min(reps, total))))
     stop_reason = "replications"
     if until_ci is not None:
         while True:
-            width = _ci_relative_width(world, results, seed)
+            width = _ci_relative_width(collector, seed)
             if width < until_ci:
                 stop_reason = f"ci: 95 % interval width {width:.2%} of the mean < {until_ci:.2%}"
                 break
-            if len(results) >= max_replications:
+            if collector.count >= max_replications:
                 stop_reason = (
                     f"max_replications: {max_replications} reached with interval width "
                     f"{width:.2%} of the mean"
                 )
                 break
-            nxt = list(range(len(results), min(len(results) + reps, max_replications)))
-            results += _run_indices(world, scenario, seed, nxt, min(n_workers, len(nxt)), tick)
-    out = collect(world, results, seed=seed, engine=engine)
+            absorb(list(range(collector.count, min(collector.count + reps, max_replications))))
+    out = collect(collector, engine=engine)
     out.stop_reason = stop_reason
     out.wall_s = time.perf_counter() - started
     return out
 
 
-def collect(
-    world: World,
-    results: list[ReplicationResult],
-    *,
-    seed: int,
-    engine: str,
-    tables: bool = True,
-) -> RunResult:
-    """Assemble replication results into tables and the summary (tables only if asked)."""
+def collect(collector: _Collector, *, engine: str) -> RunResult:
+    """The run's summary (every replication) and tables (the first replications kept)."""
+    world = collector.world
+    seed = collector.seed
     scen = world.scenario
-    reps = len(results)
+    reps = collector.count
     n = world.n_drones
-    drone_cost = np.concatenate([np.full(w.count, w.cost_usd) for w in world.waves])
-    drone_damage = np.concatenate([np.full(w.count, w.damage_usd) for w in world.waves])
-    fate = np.stack([r.fate for r in results])
-    border = np.stack([r.tracks.border_cross_s for r in results])
-    detect = np.stack([r.tracks.detect_s for r in results])
-    fate_s = np.stack([r.fate_s for r in results])
-
-    def cat(key: str, part: str) -> np.ndarray:
-        return np.concatenate([getattr(r, part)[key] for r in results])
-
-    shot_rep = np.concatenate([np.full(r.shots["drone"].size, i) for i, r in enumerate(results)])
-    sortie_rep = np.concatenate(
-        [np.full(r.sorties["defender"].size, i) for i, r in enumerate(results)]
-    )
-    outcomes = Outcomes(
-        fate=fate,
-        crossed=np.isfinite(border),
-        detected=np.isfinite(detect),
-        border_cross_s=border,
-        fate_s=fate_s,
-        drone_cost_usd=drone_cost,
-        drone_damage_usd=drone_damage,
-        shot_rep=shot_rep,
-        shot_weapon=cat("weapon", "shots"),
-        shot_defender=cat("defender", "shots"),
-        shot_hit=cat("hit", "shots"),
-        shot_cost_usd=cat("cost_usd", "shots"),
-        sortie_rep=sortie_rep,
-        sortie_defender=cat("defender", "sorties"),
-        sortie_cost_usd=cat("cost_usd", "sorties"),
-        sortie_hours=cat("hours", "sorties"),
+    per_rep = {k: np.concatenate(v) for k, v in collector.per_rep.items()}
+    summary = summary_from_parts(
+        scenario=scen.name,
+        seed=seed,
+        engine=engine,
+        per_rep=per_rep,
+        moments=collector.moments,
         weapon_names=world.weapon_names,
         defender_names=world.defender_names,
     )
     rep_seeds = [replication_seed_word(seed, i) for i in range(reps)]
-    summary = summary_dict(outcomes, scenario=scen.name, seed=seed, engine=engine)
-    if not tables:
-        empty = pd.DataFrame()
-        return RunResult(scen, seed, engine, summary, empty, empty, empty, [])
+    results = collector.kept
+    outcomes = _outcomes(world, results)
+    fate, border, fate_s = outcomes.fate, outcomes.border_cross_s, outcomes.fate_s
+    detect = np.stack([r.tracks.detect_s for r in results])
+    shot_rep, sortie_rep = outcomes.shot_rep, outcomes.sortie_rep
+
+    def cat(key: str, part: str) -> np.ndarray:
+        return np.concatenate([getattr(r, part)[key] for r in results])
+
     proj = world.projection
 
     # Drone table: long format, one row per replication and drone.
-    keep = max(1, min(reps, _MAX_TABLE_ROWS // max(n, 1)))
+    keep = len(results)
     wave_idx = results[0].tracks.wave
     wave_names = np.array([w.name for w in world.waves])
     type_names = np.array([w.type for w in world.waves])
@@ -319,9 +372,8 @@ def collect(
         columns=list(SORTIE_COLUMNS),
     )
     summary["replication_seeds"] = rep_seeds
-    per_rep = pd.DataFrame(
-        {"replication": np.arange(reps), "rng_seed": np.array(rep_seeds, dtype=np.uint64)}
-        | replication_metrics(outcomes)
+    per_rep_frame = pd.DataFrame(
+        {"replication": np.arange(reps), "rng_seed": np.array(rep_seeds, dtype=np.uint64)} | per_rep
     )
     return RunResult(
         scenario=scen,
@@ -332,7 +384,7 @@ def collect(
         shots=shots,
         sorties=sorties,
         replication_seeds=rep_seeds,
-        events=int(sum(r.events for r in results)),
+        events=int(collector.events),
         world=world,
-        per_replication=per_rep,
+        per_replication=per_rep_frame,
     )

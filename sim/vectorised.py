@@ -55,7 +55,14 @@ import pandas as pd
 
 from sim.errors import IncursionError
 from sim.intervals import merge_intervals
-from sim.metrics import FATES, METRIC_KINDS, Outcomes, by_group, replication_metrics, summarize
+from sim.metrics import (
+    FATES,
+    Outcomes,
+    RunningMoments,
+    by_group,
+    replication_metrics,
+    summary_from_parts,
+)
 from sim.results import DRONE_COLUMNS, SHOT_COLUMNS, SORTIE_COLUMNS, RunResult
 from sim.scenario import Airbase, Battery, Scenario
 from sim.tracks import (
@@ -547,40 +554,6 @@ class _Chunker:
 
 
 # ---------------------------------------------------------------------------------- the run
-class _Moments:
-    """Streaming count, mean and sum of squared deviations (Chan et al.), per key."""
-
-    def __init__(self) -> None:
-        self.n: dict[str, float] = {}
-        self.mean: dict[str, float] = {}
-        self.m2: dict[str, float] = {}
-
-    def add(self, key: str, x: np.ndarray) -> None:
-        x = x[np.isfinite(x)]
-        if x.size == 0:
-            return
-        nb, mb = float(x.size), float(x.mean())
-        m2b = float(((x - mb) ** 2).sum())
-        na, ma, m2a = self.n.get(key, 0.0), self.mean.get(key, 0.0), self.m2.get(key, 0.0)
-        n = na + nb
-        delta = mb - ma
-        self.n[key] = n
-        self.mean[key] = ma + delta * nb / n
-        self.m2[key] = m2a + m2b + delta * delta * na * nb / n
-
-    def entry(self, key: str) -> dict[str, object]:
-        from scipy import stats
-
-        n = self.n.get(key, 0.0)
-        if n == 0:
-            return {"mean": None, "ci95": [None, None]}
-        mean = self.mean[key]
-        if n == 1 or self.m2[key] <= 1e-12 * max(1.0, mean * mean) * n:
-            return {"mean": mean, "ci95": [mean, mean]}
-        half = float(stats.t.ppf(0.975, n - 1)) * (self.m2[key] / (n - 1)) ** 0.5 / n**0.5
-        return {"mean": mean, "ci95": [max(mean - half, 0.0), mean + half]}
-
-
 @dataclass
 class _ChunkResult:
     """What one chunk contributes to the run (small enough to send between processes)."""
@@ -715,7 +688,7 @@ def run_vectorised(
     n_workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
     n_workers = min(n_workers, len(sizes))
     per_rep: dict[str, list[np.ndarray]] = {}
-    moments = _Moments()
+    moments = RunningMoments()
     kept: list[_Chunk] = []
     done = 0
 
@@ -748,30 +721,16 @@ def run_vectorised(
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown()
-    metrics = {}
-    for key, parts in per_rep.items():
-        values = np.concatenate(parts)
-        sm = summarize(values, kind=METRIC_KINDS[key], rng_seed=seed)
-        low, high = sm["ci95"]
-        finite = values[np.isfinite(values)]
-        if finite.size and (finite >= 0).all() and np.isfinite(low):
-            low = max(low, 0.0)
-        metrics[key] = {"mean": _j(sm["mean"]), "ci95": [_j(low), _j(high)]}
-    summary: dict[str, object] = {
-        "scenario": scenario.name,
-        "seed": int(seed),
-        "replications": int(replications),
-        "engine": "vectorised",
-        "templates_per_wave": pool_templates,
-        "metrics": metrics,
-    }
-    for group, names in (("weapon", world.weapon_names), ("defender", world.defender_names)):
-        cols = ("shots", "kills", "cost_usd") + (
-            ("sorties", "sortie_hours") if group == "defender" else ()
-        )
-        summary[f"by_{group}"] = {
-            name: {c: moments.entry(f"{group}\0{name}\0{c}") for c in cols} for name in names
-        }
+    summary = summary_from_parts(
+        scenario=scenario.name,
+        seed=seed,
+        engine="vectorised",
+        per_rep={k: np.concatenate(v) for k, v in per_rep.items()},
+        moments=moments,
+        weapon_names=world.weapon_names,
+        defender_names=world.defender_names,
+    )
+    summary["templates_per_wave"] = pool_templates
     per_replication = pd.DataFrame(
         {"replication": np.arange(replications)}
         | {k_: np.concatenate(v) for k_, v in per_rep.items()}

@@ -61,3 +61,18 @@ def test_scenario_with_changes_method() -> None:
     assert s.total_drones == 3  # the original is unchanged
     with pytest.raises(sim.ScenarioError, match="nope"):
         s.with_changes({"waves.nope.count": 7})
+
+
+def test_long_runs_keep_tables_of_the_first_replications_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sim.runner
+
+    s = _tiny()
+    full = sim.run(s, replications=12, seed=2)
+    monkeypatch.setattr(sim.runner, "_MAX_TABLE_ROWS", 3 * s.total_drones)
+    capped = sim.run(s, replications=12, seed=2)
+    assert len(capped.drones) == 3 * s.total_drones
+    assert set(capped.drones["replication"]) == {0, 1, 2}
+    assert len(capped.per_replication) == 12
+    assert capped.summary == full.summary  # the summary still covers every replication
