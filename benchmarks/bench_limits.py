@@ -36,10 +36,8 @@ Workloads:
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -48,6 +46,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from machine_info import machine as shared_machine
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -171,37 +171,9 @@ def loadavg() -> list[float] | None:
 
 
 def machine() -> dict[str, Any]:
-    cpu, mem = "unknown", 0
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem = int(line.split()[1]) * 1024
-                break
-    except OSError:
-        cpu = platform.processor() or "unknown"
-
-    def git(*a: str) -> str:
-        try:
-            return subprocess.run(
-                ["git", "-C", str(ROOT), *a], capture_output=True, text=True, check=False
-            ).stdout.strip()
-        except OSError:
-            return ""
-
-    return {
-        "cpu": cpu,
-        "nproc": os.cpu_count() or 0,
-        "mem_total_bytes": mem,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "git_head": git("rev-parse", "--short", "HEAD") or "unknown",
-        "sim_modified_since_head": bool(git("status", "--porcelain", "--", "sim")),
-        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-    }
+    info = shared_machine()
+    info["sim_modified_since_head"] = info.pop("dirty")
+    return info
 
 
 def child_inputs(folder: Path, *, quick: bool) -> dict[str, Any]:

@@ -22,16 +22,16 @@ Exit status 0 if every script ran and wrote its results, else 1.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from machine_info import machine as shared_machine
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -241,37 +241,7 @@ BENCHES: list[Bench] = [
 
 
 def machine() -> dict[str, Any]:
-    cpu, mem = platform.processor() or "unknown", 0
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem = int(line.split()[1]) * 1024
-                break
-    except OSError:
-        pass
-
-    def git(*a: str) -> str:
-        try:
-            return subprocess.run(
-                ["git", "-C", str(ROOT), *a], capture_output=True, text=True, check=False
-            ).stdout.strip()
-        except OSError:
-            return ""
-
-    return {
-        "cpu": cpu,
-        "nproc": os.cpu_count() or 0,
-        "mem_gib": mem / 2**30,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "git_head": git("rev-parse", "--short", "HEAD") or "unknown",
-        "dirty": bool(git("status", "--porcelain", "--", "sim", "benchmarks")),
-        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-    }
+    return shared_machine(watched=("sim", "benchmarks"))
 
 
 def loadavg() -> str:
@@ -338,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     load_end = loadavg()
     elapsed = time.time() - started
     mline = (
-        f"machine: {info['cpu']}, {info['nproc']} cores, {info['mem_gib']:.1f} GiB RAM, Python "
+        f"machine: {info['cpu']}, {info['nproc']} cores, "
+        f"{info['mem_total_bytes'] / 2**30:.1f} GiB RAM, Python "
         f"{info['python']}, {info['platform']}; git {info['git_head']}"
         f"{' + uncommitted changes' if info['dirty'] else ''}; {info['date']}; load average "
         f"(1/5/15 min) {load_start} at the start, {load_end} at the end; "
