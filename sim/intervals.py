@@ -15,7 +15,6 @@ __all__ = [
     "circle_windows",
     "circle_windows_pairs",
     "merge_intervals",
-    "positions_at",
 ]
 
 
@@ -180,10 +179,3 @@ def merge_intervals(
     out_starts = ev_t[order][opens]
     out_ends = ev_t[order][closes] - gap
     return out_keys, out_starts, out_ends
-
-
-def positions_at(
-    times: np.ndarray, xs: np.ndarray, ys: np.ndarray, t: float | np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Position on one piecewise-linear track at time(s) ``t`` (clamped to the track's ends)."""
-    return np.interp(t, times, xs), np.interp(t, times, ys)

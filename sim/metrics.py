@@ -580,21 +580,17 @@ def summary_dict(
         ``replication_seeds``). Every value is ``{"mean": float|None, "ci95": [low, high]}``.
     """
     n_rep = o.n_replications
-    per_rep = replication_metrics(o)
-    out: dict[str, Any] = {
-        "scenario": str(scenario),
-        "seed": int(seed),
-        "replications": n_rep,
-        "engine": str(engine),
-        "metrics": {
-            name: _entry(values, METRIC_KINDS[name], seed) for name, values in per_rep.items()
-        },
-    }
-    for group in ("weapon", "defender"):
-        out[f"by_{group}"] = {
-            name: {key: _entry(values, "mean", seed) for key, values in table.items()}
-            for name, table in by_group(o, group).items()
-        }
+    moments = RunningMoments()
+    moments.add_groups(o)
+    out = summary_from_parts(
+        scenario=scenario,
+        seed=seed,
+        engine=engine,
+        per_rep=replication_metrics(o),
+        moments=moments,
+        weapon_names=o.weapon_names,
+        defender_names=o.defender_names,
+    )
     if replication_seeds is not None:
         seeds = [int(s) for s in replication_seeds]
         if len(seeds) != n_rep:
@@ -634,22 +630,37 @@ class RunningMoments:
         self.total: dict[str, float] = {}
         self.m2: dict[str, float] = {}
 
+    def add_groups(self, o: Outcomes) -> None:
+        """Add the per-weapon and per-defender figures of some replications (:func:`by_group`),
+        keyed ``"<group>\\0<name>\\0<column>"``."""
+        for group in ("weapon", "defender"):
+            for name, table in by_group(o, group).items():
+                for col, values in table.items():
+                    self.add(f"{group}\0{name}\0{col}", np.asarray(values, float))
+
     def mean(self, key: str) -> float:
         """Running mean: total / count (exact for counts, as numpy's mean of the same values)."""
         return self.total[key] / self.n[key]
 
     def add(self, key: str, x: np.ndarray) -> None:
+        """Add the finite values of ``x`` under ``key``."""
         x = x[np.isfinite(x)]
         if x.size == 0:
             return
         nb, sb = float(x.size), float(x.sum())
-        mb = sb / nb
-        m2b = float(((x - mb) ** 2).sum())
+        self._combine(key, nb, sb, float(((x - sb / nb) ** 2).sum()))
+
+    def merge(self, other: RunningMoments) -> None:
+        """Add everything ``other`` holds (the same as adding its values here)."""
+        for key, nb in other.n.items():
+            self._combine(key, nb, other.total[key], other.m2[key])
+
+    def _combine(self, key: str, nb: float, sb: float, m2b: float) -> None:
         na = self.n.get(key, 0.0)
         if na == 0:
             self.n[key], self.total[key], self.m2[key] = nb, sb, m2b
             return
-        delta = mb - self.total[key] / na
+        delta = sb / nb - self.total[key] / na
         n = na + nb
         self.n[key] = n
         self.total[key] += sb

@@ -23,7 +23,6 @@ from sim.metrics import (
     FATES,
     Outcomes,
     RunningMoments,
-    by_group,
     replication_metrics,
     summarize,
     summary_from_parts,
@@ -120,10 +119,7 @@ class _Collector:
         o = _outcomes(self.world, results)
         for key, values in replication_metrics(o).items():
             self.per_rep.setdefault(key, []).append(np.asarray(values, float))
-        for group in ("weapon", "defender"):
-            for name, table in by_group(o, group).items():
-                for col, values in table.items():
-                    self.moments.add(f"{group}\0{name}\0{col}", np.asarray(values, float))
+        self.moments.add_groups(o)
         room = self.keep - len(self.kept)
         if room > 0:
             self.kept.extend(results[:room])
@@ -315,8 +311,8 @@ def collect(collector: _Collector, *, engine: str) -> RunResult:
     type_names = np.array([w.type for w in world.waves])
     names = np.array([*world.defender_names, ""], dtype=object)
     wnames = np.array([*world.weapon_names, ""], dtype=object)
-    fx = np.stack([r.fate_x for r in results[:keep]])
-    fy = np.stack([r.fate_y for r in results[:keep]])
+    fx = np.stack([r.fate_x for r in results])
+    fy = np.stack([r.fate_y for r in results])
     flon, flat = proj.inverse(fx, fy)
     drones = pd.DataFrame(
         {
@@ -324,16 +320,16 @@ def collect(collector: _Collector, *, engine: str) -> RunResult:
             "drone": np.tile(np.arange(n), keep),
             "wave": np.tile(wave_names[wave_idx], keep),
             "type": np.tile(type_names[wave_idx], keep),
-            "launch_s": np.concatenate([r.tracks.launch_s for r in results[:keep]]),
-            "border_cross_s": border[:keep].ravel(),
-            "detected_s": detect[:keep].ravel(),
-            "fate": pd.Categorical.from_codes(fate[:keep].ravel().astype(int), categories=FATES),
-            "fate_s": fate_s[:keep].ravel(),
+            "launch_s": np.concatenate([r.tracks.launch_s for r in results]),
+            "border_cross_s": border.ravel(),
+            "detected_s": detect.ravel(),
+            "fate": pd.Categorical.from_codes(fate.ravel().astype(int), categories=FATES),
+            "fate_s": fate_s.ravel(),
             "fate_lat": flat.ravel(),
             "fate_lon": flon.ravel(),
-            "killed_by": names[np.concatenate([r.killed_by for r in results[:keep]])],
-            "killed_by_weapon": wnames[np.concatenate([r.killed_weapon for r in results[:keep]])],
-            "shots_at": np.concatenate([r.shots_at for r in results[:keep]]),
+            "killed_by": names[np.concatenate([r.killed_by for r in results])],
+            "killed_by_weapon": wnames[np.concatenate([r.killed_weapon for r in results])],
+            "shots_at": np.concatenate([r.shots_at for r in results]),
         },
         columns=list(DRONE_COLUMNS),
     )

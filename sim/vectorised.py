@@ -3,12 +3,11 @@
 Instead of one SimPy run per replication, every drone of every replication in a chunk is one row of
 flat arrays, and each step below is a handful of numpy operations over all of them.
 
-1. **Track templates.** For each wave, ``templates`` tracks are flown once with launch time 0
-   (route spread and electronic warfare drawn as in the discrete-event engine). A drone of a
-   replication takes a template at random and its own launch time; its track, border crossing,
-   sensor cover and battery windows are the template's, shifted in time, and cut at the horizon.
-   When ``templates`` is at least the number of drones of the wave in the run, every drone has
-   its own template.
+1. **Track templates.** Tracks are flown with launch time 0 (route spread and electronic
+   warfare drawn as in the discrete-event engine); a drone takes a template and its own launch
+   time, and its track, border crossing, sensor cover and battery windows are the template's,
+   shifted in time and cut at the horizon. By default every drone of every chunk flies a fresh
+   template of its own (exact); with ``templates=K`` each wave draws from a pool of K.
 2. **Detection**: one geometric draw per cover window, exactly as in the discrete-event engine
    (scans at multiples of ``scan_s`` in absolute time, sensors' ``active_h``).
 3. **Assignment** at detection by the doctrine's policy among the batteries that can strike the
@@ -30,10 +29,11 @@ What it models exactly, approximately, or refuses:
   more engagements overlapped than it has channels. If any replication breaks one of these, the
   run stops with an error naming the battery and advising ``--engine des``: it never returns an
   answer the discrete-event engine would not give.
-- Approximately: with fewer templates than drones, route spread and electronic-warfare outcomes
-  are drawn from a finite pool (``templates`` per wave, default 4,096) instead of afresh for
-  every drone. Means stay unbiased; replications that share templates are slightly correlated, so
-  intervals at very large replication counts are a little too narrow.
+- Approximately, only if asked (``templates=K``, library only): route spread and
+  electronic-warfare outcomes are drawn from a finite pool of K tracks per wave instead of afresh
+  for every drone. Means stay unbiased, but the pool's own sampling error does not shrink with
+  more replications, and replications that share templates are correlated, so intervals are too
+  narrow.
 - Refused (error before anything runs): fighters (airbases: aircraft are shared between drones
   over time), magazine reloads, and ``max_defenders_per_target`` above 1.
 
@@ -59,7 +59,6 @@ from sim.metrics import (
     FATES,
     Outcomes,
     RunningMoments,
-    by_group,
     replication_metrics,
     summary_from_parts,
 )
@@ -80,9 +79,8 @@ from sim.tracks import (
 )
 from sim.world import World, build_world
 
-__all__ = ["TEMPLATES_PER_WAVE", "run_vectorised", "unsupported_features"]
+__all__ = ["run_vectorised", "unsupported_features"]
 
-TEMPLATES_PER_WAVE = 4096
 #: Replications per chunk: fixed, so that a seed gives the same result on any machine.
 CHUNK_REPLICATIONS = 1024
 #: Drone and shot tables keep the first replications only (the summary covers all); they all lie
@@ -559,7 +557,7 @@ class _ChunkResult:
     """What one chunk contributes to the run (small enough to send between processes)."""
 
     per_rep: dict[str, np.ndarray]
-    groups: dict[str, np.ndarray]  # "group\0name\0column" -> values per replication
+    groups: RunningMoments  # per-weapon and per-defender figures of the chunk
     chunk: _Chunk | None  # kept only for the chunk the tables come from
 
 
@@ -603,11 +601,8 @@ def _chunk_result(
         weapon_names=world.weapon_names,
         defender_names=world.defender_names,
     )
-    groups = {}
-    for group in ("weapon", "defender"):
-        for name, table in by_group(o, group).items():
-            for col, values in table.items():
-                groups[f"{group}\0{name}\0{col}"] = np.asarray(values, float)
+    groups = RunningMoments()
+    groups.add_groups(o)
     per_rep = {k: np.asarray(v, float) for k, v in replication_metrics(o).items()}
     return _ChunkResult(per_rep=per_rep, groups=groups, chunk=ch if keep else None)
 
@@ -696,8 +691,7 @@ def run_vectorised(
         nonlocal done
         for key, values in res.per_rep.items():
             per_rep.setdefault(key, []).append(values)
-        for key, values in res.groups.items():
-            moments.add(key, values)
+        moments.merge(res.groups)
         if res.chunk is not None:
             kept.append(res.chunk)
         done += reps
