@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 import shapely
+from cli_runner import incursion
 from conftest import TINY_SCENARIO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -175,19 +173,6 @@ def test_load_scenario(folder: Path, name: str, where: str) -> None:
 
 
 # ---------------------------------------------------------------------------- the command line
-
-
-def incursion(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
-    return subprocess.run(
-        [sys.executable, "-m", "sim", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_validate_every_bad_file_at_once(folder: Path) -> None:

@@ -14,9 +14,6 @@ import contextlib
 import copy
 import json
 import math
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +21,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
+from cli_runner import incursion
 from conftest import TINY_SCENARIO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -607,19 +605,6 @@ def test_damaged_bytes_and_deep_nesting(folder: Path, data: st.DataObject) -> No
 
 
 # ---------------------------------------------------------------------------- the command line
-
-
-def incursion(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
-    return subprocess.run(
-        [sys.executable, "-m", "sim", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=120,
-        check=False,
-    )
 
 
 CLI_CASES = {

@@ -10,9 +10,7 @@ it) to keep the module fast.
 from __future__ import annotations
 
 import copy
-import os
 import subprocess
-import sys
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from cli_runner import incursion
 from conftest import TINY_SCENARIO
 
 import sim
@@ -38,19 +37,6 @@ from sim.scenario import (
 from sim.sweeps import MAX_PARAMETERS, MAX_POINTS
 
 BASE: dict[str, Any] = yaml.safe_load(TINY_SCENARIO)
-
-
-def incursion(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
-    return subprocess.run(
-        [sys.executable, "-m", "sim", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=120,
-        check=False,
-    )
 
 
 def _doc(change: Callable[[dict[str, Any]], None]) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scenario_factory as sf
+from cli_runner import incursion
 
 from sim import cli
 from sim.loader import dump_resolved_yaml
@@ -78,19 +79,6 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "slow-sweep.yaml").write_text(SLOW)
     (d / "lhs.yaml").write_text(LHS)
     return d
-
-
-def incursion(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
-    return subprocess.run(
-        [sys.executable, "-m", "sim", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=120,
-        check=False,
-    )
 
 
 def main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
