@@ -83,8 +83,8 @@ def run_cmd(
         str,
         typer.Option(
             "--engine",
-            help="des (SimPy, every feature) or vectorised (batteries only, many replications "
-            "at once; refuses what it cannot model exactly).",
+            help="des (SimPy, every feature) or vectorised (shared track pools and a compiled "
+            "C2 kernel, for many replications; refuses what it cannot model exactly).",
         ),
     ] = "des",
     workers: Annotated[

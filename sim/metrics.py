@@ -57,8 +57,9 @@ per replication, then averaged" (spec) and the mean of ``cost_per_kill_usd`` lea
 replications with no kill (spec). With no finite value the mean and both bounds are NaN (None in
 JSON).
 
-The interval is a confidence interval of that mean over replications (replications are
-independent and identically distributed, so the mean is their sample mean):
+The interval is a confidence interval of that mean over replications. Without ``clusters``
+replications are taken as independent and identically distributed, so the mean is their sample
+mean:
 
 - ``kind="mean"`` (counts, costs, times, fractions): Student-t interval,
   ``mean +- t_{(1+c)/2, n-1} * s / sqrt(n)`` with ``s`` the sample standard deviation (ddof=1).
@@ -77,6 +78,45 @@ normal samples of 30. Every interval of a mean under-covers for strongly right-s
 small n: the percentile bootstrap covers about 93 % for lognormal(0, 0.5) samples of 50, and about
 89-90 % for lognormal(0, 1) samples of 50 (BCa and the t interval do about the same there),
 rising to 92 % at 200 replications. For heavily skewed ratios, run a few hundred replications.
+
+Clustered replications (``clusters=``)
+--------------------------------------
+The vectorised engine may run replications in clusters: all replications of one cluster draw
+their drone tracks from one shared pool of pre-computed tracks. Every replication is still
+exactly distributed as the model, so the plain mean over all replications stays the point
+estimate (unchanged), but replications of one cluster are correlated (they share tracks) while
+clusters are independent and identically distributed. An i.i.d. interval would then be too
+narrow (by about the square root of the design effect ``1 + (m - 1) * rho`` for clusters of
+``m`` replications with intra-cluster correlation ``rho``), so with a label per replication
+(``clusters``, any integers) the interval treats the cluster as the independent unit. With
+``S_g`` and ``n_g`` the sum and the count of the finite values of cluster ``g``, over the ``G``
+clusters with ``n_g > 0``, and ``N = sum n_g``, the mean is ``sum S_g / N`` (the plain mean) and:
+
+- ``kind="mean"``: cluster-robust (linearised ratio-estimator) t interval,
+  ``z_g = S_g - mean * n_g``, ``var = G / (G - 1) * sum z_g^2 / N^2``,
+  ``mean +- t_{(1+c)/2, G-1} * sqrt(var)``. With one replication per cluster this is exactly the
+  Student-t interval above (``var = s^2 / n``).
+- ``kind="ratio"``: cluster bootstrap, ``n_boot`` resamples of the ``G`` clusters with
+  replacement (``numpy.random.default_rng(rng_seed)``), each resample's estimate
+  ``sum S / sum n`` over the clusters drawn; percentile interval. Its cost depends on ``G``, not
+  on the number of replications (the values are first reduced to ``S_g`` and ``n_g``).
+
+With one cluster (``G == 1``) the bounds are NaN (None in JSON): one cluster of correlated
+replications says nothing about the spread between clusters, and ``[mean, mean]`` would claim
+certainty. The rule for equal values below comes first: when all finite values are equal
+(including a single value) the interval is ``[mean, mean]`` whatever the clusters, as for a count
+that cannot vary.
+
+Measured coverage, 10,000 datasets of 30 clusters of 50 replications, value = cluster effect
+N(0, 1) + noise N(0, 1) (intra-cluster correlation 0.5): the cluster t interval covers the true
+mean in 94.7 % of them, the cluster bootstrap in 93.0 % (the percentile bootstrap is a little
+narrow with few clusters; use it for the skewed ratios only), the i.i.d. t interval
+(``clusters=None``) in only 29 %. Run a few dozen clusters or more: with few clusters every
+interval is wide, and the bootstrap under-covers.
+
+:class:`ClusterMoments` is the streaming counterpart of :class:`RunningMoments` for the
+per-weapon and per-defender figures: it keeps ``S_g`` and ``n_g`` per key and cluster (memory
+grows with clusters, not replications) and gives the cluster-robust t interval.
 
 In ``summary.json`` the lower bound is cut at zero: every metric is a count, a cost, a time or
 a ratio of costs, whose mean cannot be negative, and a t interval of a count that is almost always
@@ -99,7 +139,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 from scipy import stats
@@ -119,6 +159,8 @@ __all__ = [
     "METRIC_KINDS",
     "METRIC_NAMES",
     "SPEC_METRICS",
+    "ClusterMoments",
+    "GroupMoments",
     "Outcomes",
     "RunningMoments",
     "by_group",
@@ -475,6 +517,58 @@ def _bootstrap_means(x: np.ndarray, n_boot: int, rng_seed: Any) -> np.ndarray:
     return means
 
 
+def _cluster_labels(where: str, clusters: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """``clusters`` checked (shape ``shape``, integer dtype) and as int64 labels.
+
+    Any integers are labels; uint64 labels above the int64 range wrap, which keeps them distinct.
+    """
+    arr = np.asarray(clusters)
+    if arr.shape != shape:
+        raise ValueError(
+            f"{where}: clusters must have the shape of the values {shape}, got {arr.shape}"
+        )
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"{where}: clusters must be integer labels, got dtype {arr.dtype}")
+    return arr.astype(np.int64, copy=False)
+
+
+def _cluster_sums(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct labels (sorted), and the sum and count of ``x`` per label."""
+    if labels.size and labels.min() >= 0 and labels.max() <= 4 * labels.size + 1024:
+        # Small non-negative labels (the usual 0..G-1): bincount on the labels, no sort.
+        counts = np.bincount(labels)
+        sums = np.bincount(labels, weights=x, minlength=counts.size)
+        uniq = np.flatnonzero(counts)
+        return uniq, sums[uniq].astype(np.float64, copy=False), counts[uniq].astype(np.float64)
+    uniq, inverse = np.unique(labels, return_inverse=True)
+    sums = np.bincount(inverse, weights=x, minlength=uniq.size).astype(np.float64, copy=False)
+    counts = np.bincount(inverse, minlength=uniq.size).astype(np.float64, copy=False)
+    return uniq, sums, counts
+
+
+def _cluster_t_half(mean: float, sums: np.ndarray, counts: np.ndarray, confidence: float) -> float:
+    """Half-width of the cluster-robust t interval (``G >= 2`` clusters with ``counts > 0``)."""
+    g = sums.size
+    z = sums - mean * counts
+    var = g / (g - 1) * float(np.dot(z, z)) / float(counts.sum()) ** 2
+    return float(stats.t.ppf(0.5 + confidence / 2, g - 1)) * math.sqrt(var)
+
+
+def _bootstrap_cluster_ratios(
+    sums: np.ndarray, counts: np.ndarray, n_boot: int, rng_seed: Any
+) -> np.ndarray:
+    """``sum S / sum n`` of ``n_boot`` resamples of the clusters with replacement, in chunks."""
+    rng = np.random.default_rng(rng_seed)
+    g = sums.size
+    rows = max(1, _BOOT_CHUNK_ELEMENTS // g)
+    ratios = np.empty(n_boot)
+    for start in range(0, n_boot, rows):
+        stop = min(start + rows, n_boot)
+        idx = rng.integers(0, g, size=(stop - start, g))
+        ratios[start:stop] = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
+    return ratios
+
+
 def summarize(
     values: np.ndarray | Sequence[float],
     *,
@@ -482,6 +576,7 @@ def summarize(
     rng_seed: int | Sequence[int] | np.random.SeedSequence = 0,
     n_boot: int = 2000,
     confidence: float = 0.95,
+    clusters: np.ndarray | Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """Mean over replications and its confidence interval.
 
@@ -498,13 +593,19 @@ def summarize(
         Bootstrap resamples.
     confidence : float
         Confidence level in (0, 1). The key stays ``"ci95"`` whatever the level.
+    clusters : (R,) array_like of int, optional
+        Cluster label of each replication (any integers). When given, the interval treats the
+        cluster as the independent unit: cluster-robust t interval for ``"mean"``, cluster
+        bootstrap for ``"ratio"`` (see the module docstring); the mean is unchanged. ``None``:
+        replications are independent.
 
     Returns
     -------
     dict
         ``{"mean": float, "ci95": [low, high], "n": int}``, ``n`` the number of finite values.
         With ``n == 0`` the mean and bounds are NaN; with ``n == 1`` or all values equal the
-        interval is ``[mean, mean]`` (no spread observed).
+        interval is ``[mean, mean]`` (no spread observed). Otherwise, with ``clusters`` whose
+        finite values all lie in one cluster, the bounds are NaN.
     """
     if kind not in ("mean", "ratio"):
         raise ValueError(f"summarize: kind must be 'mean' or 'ratio', got {kind!r}")
@@ -515,13 +616,28 @@ def summarize(
     x = np.asarray(values, dtype=np.float64)
     if x.ndim != 1:
         raise ValueError(f"summarize: expected a 1-D array of replications, got shape {x.shape}")
-    x = x[np.isfinite(x)]
+    labels = None if clusters is None else _cluster_labels("summarize", clusters, x.shape)
+    finite = np.isfinite(x)
+    x = x[finite]
     n = int(x.size)
     if n == 0:
         return {"mean": math.nan, "ci95": [math.nan, math.nan], "n": 0}
     mean = float(x.mean())
     if n == 1 or bool((x == x[0]).all()):
         return {"mean": mean, "ci95": [mean, mean], "n": n}
+    if labels is not None:
+        _, sums, counts = _cluster_sums(x, labels[finite])
+        if sums.size == 1:
+            return {"mean": mean, "ci95": [math.nan, math.nan], "n": n}
+        if kind == "mean":
+            half = _cluster_t_half(mean, sums, counts, confidence)
+            low, high = mean - half, mean + half
+        else:
+            ratios = _bootstrap_cluster_ratios(sums, counts, int(n_boot), rng_seed)
+            low, high = (
+                float(q) for q in np.quantile(ratios, [0.5 - confidence / 2, 0.5 + confidence / 2])
+            )
+        return {"mean": mean, "ci95": [low, high], "n": n}
     if kind == "mean":
         half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * float(x.std(ddof=1)) / n**0.5
         low, high = mean - half, mean + half
@@ -541,8 +657,13 @@ def _json_float(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _entry(values: np.ndarray, kind: Literal["mean", "ratio"], seed: int) -> dict[str, Any]:
-    s = summarize(values, kind=kind, rng_seed=seed)
+def _entry(
+    values: np.ndarray,
+    kind: Literal["mean", "ratio"],
+    seed: int,
+    clusters: np.ndarray | None = None,
+) -> dict[str, Any]:
+    s = summarize(values, kind=kind, rng_seed=seed, clusters=clusters)
     low, high = s["ci95"]
     finite = np.asarray(values, float)
     finite = finite[np.isfinite(finite)]
@@ -677,21 +798,116 @@ class RunningMoments:
         return {"mean": mean, "ci95": [max(mean - half, 0.0), mean + half]}
 
 
+class GroupMoments(Protocol):
+    """What :func:`summary_from_parts` needs of the per-group moments."""
+
+    def entry(self, key: str) -> dict[str, Any]: ...
+
+
+class ClusterMoments:
+    """Streaming per-key sums and counts per cluster, for per-group means and cluster-robust t
+    intervals without an array of every replication (the counterpart of :class:`RunningMoments`
+    for clustered replications, see the module docstring).
+
+    Per key it holds the distinct cluster labels (sorted) with the sum ``S_g`` and count ``n_g``
+    of the finite values added for each, plus the smallest and largest value (to recognise
+    values that are all equal); memory grows with clusters, not replications. ``entry`` gives
+    the same mean and interval as :func:`summarize` with ``kind="mean"`` and the same
+    ``clusters``, the lower bound cut at zero, and None bounds for a single cluster."""
+
+    def __init__(self) -> None:
+        self.labels: dict[str, np.ndarray] = {}
+        self.sums: dict[str, np.ndarray] = {}
+        self.counts: dict[str, np.ndarray] = {}
+        self.low: dict[str, float] = {}
+        self.high: dict[str, float] = {}
+
+    def add_groups(self, o: Outcomes, clusters: np.ndarray) -> None:
+        """Add the per-weapon and per-defender figures of some replications (:func:`by_group`),
+        keyed ``"<group>\\0<name>\\0<column>"``; ``clusters`` (R,) labels each replication."""
+        labels = _cluster_labels("ClusterMoments.add_groups", clusters, (o.n_replications,))
+        for group in ("weapon", "defender"):
+            for name, table in by_group(o, group).items():
+                for col, values in table.items():
+                    self.add(f"{group}\0{name}\0{col}", np.asarray(values, float), labels)
+
+    def add(self, key: str, x: np.ndarray, clusters: np.ndarray) -> None:
+        """Add the finite values of ``x`` under ``key``, ``clusters`` labelling each value."""
+        x = np.asarray(x, dtype=np.float64)
+        labels = _cluster_labels("ClusterMoments.add", clusters, x.shape)
+        finite = np.isfinite(x)
+        x, labels = x[finite], labels[finite]
+        if x.size == 0:
+            return
+        uniq, sums, counts = _cluster_sums(x, labels)
+        self._combine(key, uniq, sums, counts, float(x.min()), float(x.max()))
+
+    def merge(self, other: ClusterMoments) -> None:
+        """Add everything ``other`` holds (the same as adding its values here)."""
+        for key, labels in other.labels.items():
+            self._combine(
+                key, labels, other.sums[key], other.counts[key], other.low[key], other.high[key]
+            )
+
+    def _combine(
+        self,
+        key: str,
+        labels: np.ndarray,
+        sums: np.ndarray,
+        counts: np.ndarray,
+        low: float,
+        high: float,
+    ) -> None:
+        if key not in self.labels:
+            self.labels[key], self.sums[key], self.counts[key] = labels, sums, counts
+            self.low[key], self.high[key] = low, high
+            return
+        uniq, inverse = np.unique(np.concatenate([self.labels[key], labels]), return_inverse=True)
+        self.labels[key] = uniq
+        self.sums[key] = np.bincount(
+            inverse, weights=np.concatenate([self.sums[key], sums]), minlength=uniq.size
+        )
+        self.counts[key] = np.bincount(
+            inverse, weights=np.concatenate([self.counts[key], counts]), minlength=uniq.size
+        )
+        self.low[key] = min(self.low[key], low)
+        self.high[key] = max(self.high[key], high)
+
+    def mean(self, key: str) -> float:
+        """Mean of the finite values added under ``key``: sum of ``S_g`` / sum of ``n_g``."""
+        return float(self.sums[key].sum()) / float(self.counts[key].sum())
+
+    def entry(self, key: str) -> dict[str, Any]:
+        if key not in self.labels:
+            return {"mean": None, "ci95": [None, None]}
+        mean = self.mean(key)
+        if self.low[key] == self.high[key]:
+            return {"mean": mean, "ci95": [mean, mean]}
+        if self.labels[key].size == 1:
+            return {"mean": mean, "ci95": [None, None]}
+        half = _cluster_t_half(mean, self.sums[key], self.counts[key], 0.95)
+        return {"mean": mean, "ci95": [max(mean - half, 0.0), mean + half]}
+
+
 def summary_from_parts(
     *,
     scenario: str,
     seed: int,
     engine: str,
     per_rep: dict[str, np.ndarray],
-    moments: RunningMoments,
+    moments: GroupMoments,
     weapon_names: Sequence[str],
     defender_names: Sequence[str],
+    clusters: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """``summary.json`` from per-replication metric arrays and streamed per-group moments.
 
     The same structure and interval rules as :func:`summary_dict`, for runs assembled chunk by
-    chunk. ``moments`` keys are ``"<group>\\0<name>\\0<column>"`` with group ``weapon`` or
-    ``defender``.
+    chunk. ``moments`` (a :class:`RunningMoments` or a :class:`ClusterMoments`) keys are
+    ``"<group>\\0<name>\\0<column>"`` with group ``weapon`` or ``defender``. ``clusters``, the
+    cluster label of each replication (the order of ``per_rep``), makes every metric's interval
+    cluster-robust (:func:`summarize`); the per-group intervals are those of ``moments``, so pass
+    a :class:`ClusterMoments` fed with the same labels.
     """
     first = next(iter(per_rep.values()))
     out: dict[str, Any] = {
@@ -700,7 +916,7 @@ def summary_from_parts(
         "replications": int(first.size),
         "engine": str(engine),
         "metrics": {
-            name: _entry(np.asarray(values, float), METRIC_KINDS[name], seed)
+            name: _entry(np.asarray(values, float), METRIC_KINDS[name], seed, clusters)
             for name, values in per_rep.items()
         },
     }

@@ -198,8 +198,8 @@ def run(
         Processes to spread the replications over; ``None`` means every core. The result is the
         same, bit for bit, whatever the number.
     engine : {"des", "vectorised"}
-        ``"des"``: the SimPy discrete-event engine. ``"vectorised"``: all replications as arrays
-        (:mod:`sim.vectorised`; batteries only, checked to be exact, much faster).
+        ``"des"``: the SimPy discrete-event engine. ``"vectorised"``: shared track pools and a
+        compiled C2 kernel (:mod:`sim.vectorised`; the same model, checked, much faster).
     until_ci : float, optional
         Keep adding batches of replications until the 95 % interval of the cost-exchange ratio
         is narrower than this fraction of its mean (e.g. 0.05), or ``max_replications`` is

@@ -13,6 +13,7 @@ import copy
 import math
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +26,10 @@ from sim.scenario import Scenario
 from sim.vectorised import unsupported_features
 
 Z_BOUND = 4.5
-AGREE = ("drones_destroyed", "shots_fired", "leakers", "crashed", "defender_cost_usd")
+AGREE = (
+    "drones_destroyed", "shots_fired", "leakers", "crashed", "defender_cost_usd", "sorties",
+    "sortie_hours",
+)  # fmt: skip
 
 
 def _doc(
@@ -39,8 +43,12 @@ def _doc(
     p_detect: float = 0.9,
     ew: bool = True,
     gun_pk: float = 0.5,
+    fighters: bool = False,
+    p_acquire: float = 0.8,
+    aircraft: int = 2,
+    turnaround_min: float = 60,
 ) -> dict[str, Any]:
-    return {
+    doc = {
         "name": "vec",
         "duration_h": 6,
         "drone_types": {
@@ -145,6 +153,22 @@ def _doc(
             "shoot_look_shoot": sls,
         },
     }
+    if fighters:
+        doc["platforms"] = {
+            "jet": {"cruise_kmh": 850, "cost_per_flight_hour_usd": 20000, "endurance_h": 2.5}
+        }
+        doc["weapons"]["aam"] = {
+            "cost_usd": 400000, "pk": 0.7, "min_range_km": 1, "max_range_km": 15,
+            "max_altitude_m": 15000, "speed_mps": 900,
+        }  # fmt: skip
+        doc["defenders"].append(
+            {
+                "kind": "airbase", "name": "qra", "platform": "jet", "lat": 52.3, "lon": 20.5,
+                "aircraft": aircraft, "scramble_min": 10, "loadout": {"aam": 2},
+                "turnaround_min": turnaround_min, "p_acquire": p_acquire,
+            }
+        )  # fmt: skip
+    return doc
 
 
 def _z(a: dict, b: dict) -> float:
@@ -156,10 +180,10 @@ def _z(a: dict, b: dict) -> float:
     return (b["mean"] - a["mean"]) / se
 
 
-def _agree(doc: dict[str, Any], reps: int, seed: int) -> None:
-    s = Scenario.model_validate(doc)
+def _agree(doc: dict[str, Any] | Scenario, reps: int, seed: int, vec_reps: int = 0) -> None:
+    s = doc if isinstance(doc, Scenario) else Scenario.model_validate(doc)
     des = sim.run(s, replications=reps, seed=seed, workers=1)
-    vec = sim.run(s, replications=reps, seed=seed, engine="vectorised")
+    vec = sim.run(s, replications=vec_reps or reps, seed=seed, engine="vectorised")
     assert vec.summary["engine"] == "vectorised"
     for name in AGREE:
         z = _z(des.summary["metrics"][name], vec.summary["metrics"][name])
@@ -170,8 +194,18 @@ def test_agrees_with_des_on_a_layered_raid() -> None:
     _agree(_doc(), reps=1500, seed=11)
 
 
+def test_agrees_with_des_on_the_reference_night() -> None:
+    # Fighters from two airbases, a point-defence Patriot, jamming, an AEW aircraft's hours.
+    s = sim.load_scenario(Path(__file__).parents[1] / "scenarios" / "poland-2025-09-10.yaml")
+    _agree(s, reps=300, seed=21, vec_reps=3000)
+
+
+def test_agrees_with_des_with_fighters_and_batteries() -> None:
+    _agree(_doc(fighters=True, count=6), reps=600, seed=12)
+
+
 @settings(
-    max_examples=6,
+    max_examples=10,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
@@ -184,12 +218,17 @@ def test_agrees_with_des_on_a_layered_raid() -> None:
     p_detect=st.sampled_from([0.2, 1.0]),
     spread=st.sampled_from([0.0, 10.0]),
     ew=st.booleans(),
+    fighters=st.booleans(),
+    p_acquire=st.sampled_from([0.3, 1.0]),
+    aircraft=st.integers(1, 3),
 )
 def test_agrees_with_des_inside_its_exact_domain(
-    pk: float, max_shots: int, sls: bool, policy: str, p_detect: float, spread: float, ew: bool
-) -> None:
+    pk: float, max_shots: int, sls: bool, policy: str, p_detect: float, spread: float, ew: bool,
+    fighters: bool, p_acquire: float, aircraft: int,
+) -> None:  # fmt: skip
     doc = _doc(pk=pk, max_shots=max_shots, sls=sls, policy=policy, p_detect=p_detect,
-               spread_km=spread, ew=ew, count=5)  # fmt: skip
+               spread_km=spread, ew=ew, count=5, fighters=fighters, p_acquire=p_acquire,
+               aircraft=aircraft)  # fmt: skip
     _agree(doc, reps=400, seed=5)
 
 
@@ -218,10 +257,6 @@ def test_tables_are_consistent() -> None:
 @pytest.mark.parametrize(
     ("change", "words"),
     [
-        ({"defenders": [{"kind": "airbase", "name": "a", "platform": "f", "lat": 52, "lon": 20,
-                         "aircraft": 2, "loadout": {"a": 2}}]}, "fighters"),
-        ({"defenders": [{"kind": "battery", "name": "b", "weapon": "m", "lat": 52.2,
-                         "lon": 22.6, "magazine": 5, "reload_min": 30}]}, "reloads"),
         ({"doctrine": {"max_defenders_per_target": 2}}, "max_defenders_per_target"),
     ],
 )  # fmt: skip
@@ -235,6 +270,24 @@ def test_refuses_what_it_does_not_model(change: dict[str, Any], words: str) -> N
     assert any(words in u for u in unsupported_features(s))
     with pytest.raises(IncursionError, match="--engine des"):
         sim.run(s, replications=5, seed=1, engine="vectorised")
+
+
+def test_runs_fighters_and_reloads_and_keeps_sorties() -> None:
+    doc = _doc(fighters=True)
+    doc["defenders"][0]["reload_min"] = 30  # never empties here, so the reload never matters
+    s = Scenario.model_validate(doc)
+    assert unsupported_features(s) == []
+    r = sim.run(s, replications=40, seed=2, engine="vectorised")
+    so = r.sorties
+    assert len(so) > 0
+    assert (so["landing_s"] > so["wheels_up_s"]).all()
+    assert so["cost_usd"].to_numpy() == pytest.approx(so["hours"].to_numpy() * 20000)
+    assert r.summary["metrics"]["sorties"]["mean"] * 40 == pytest.approx(len(so))
+    fighter_shots = r.shots[r.shots["defender"] == "qra"]
+    assert set(fighter_shots["weapon"]) <= {"aam"}
+    # an aircraft carries 2 missiles per sortie
+    per_sortie = fighter_shots.groupby("replication").size()
+    assert (per_sortie <= 2 * so.groupby("replication").size().reindex(per_sortie.index)).all()
 
 
 def test_refuses_when_a_magazine_runs_short() -> None:

@@ -1,0 +1,1037 @@
+"""The compiled replication kernel of the vectorised engine (numba).
+
+Command and control is sequential within a replication: an aircraft sent after one drone is not
+there for the next, a battery's rounds are shared, and which defender a drone gets depends on who
+is free when it is detected. So the replications of a chunk run one after another in a compiled
+event loop, each from flat template arrays (tracks, windows and cover computed once, in numpy, by
+:mod:`sim.pools`), with the same model as the discrete-event engine (:mod:`sim.engine`):
+
+- C2 keeps an ordered list of waiting drones and assigns each to the best defender of the
+  doctrine's policy among those able to engage it; a drone no defender could take is looked at
+  again when a defender becomes more available (aircraft ready or on station, a battery's
+  engagement over) or at the next C2 cycle (multiples of ``C2_CYCLE_S``), exactly as the
+  discrete-event engine gates it.
+- An engagement is computed whole when it is assigned: with one defender per drone nothing else
+  can touch that drone or that aircraft meanwhile, so its shots, kill and end time are known then
+  (battery: reaction, time of flight as a fixed point, shoot-look-shoot or salvo; fighter: scramble,
+  closed-form intercept, shadowing until a shot is allowed, ``p_acquire``, cheapest weapon,
+  endurance). Its end is an event.
+- Aircraft go on station, return when out of weapons or fuel, land (the sortie is charged per
+  flight hour), turn around and are ready again, as events.
+- What this cannot compute whole, a battery's rounds or channels running short while another
+  engagement is under way (or a magazine emptying, when it reloads), is flagged per replication and
+  battery; the caller refuses the run then.
+
+Random numbers come from a SplitMix64 stream per replication, keyed by the run and the
+replication's index, so a replication's result does not depend on the chunk it ran in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+
+import numba
+import numpy as np
+
+__all__ = ["C2_CYCLE_S", "FLAG_CHANNELS", "FLAG_RAN_OUT", "Scene", "Tpl", "run_chunk"]
+
+C2_CYCLE_S = 60.0
+FLAG_RAN_OUT = 1
+FLAG_CHANNELS = 2
+
+# Fate and end-reason codes shared with sim.metrics.FATES and sim.tracks.END_*.
+_DESTROYED, _LEAKED, _CRASHED, _EXITED, _AIRBORNE = 0, 1, 2, 3, 4
+_END_LEAKED, _END_EW_LOST, _END_CRASHED, _END_EXITED, _END_HORIZON = 0, 1, 2, 3, 4
+
+# aircraft states and pending events
+_READY, _BUSY, _IDLE, _AWAY = 0, 1, 2, 3
+_EV_NONE, _EV_INTERCEPT_OVER, _EV_DEADLINE, _EV_LANDING, _EV_READY = 0, 1, 2, 3, 4
+
+Tpl = namedtuple(
+    "Tpl",
+    "k end reason border inside_end alt aim_x aim_y diverted bp_off bt bx by in_off in_a in_b "
+    "al_off al_a al_b cov_off cov_sensor cov_a cov_b win_off win_a win_b",
+)
+Scene = namedtuple(
+    "Scene",
+    "horizon max_shots sls assess policy wave_of win_lo win_hi sen_active sen_scan sen_p "
+    "nb bat_x bat_y bat_speed bat_pk bat_cost bat_wpn bat_reaction bat_cap bat_channels "
+    "bat_reload bat_defended na base_x base_y base_speed base_endurance base_cost_s base_cost_h "
+    "base_scramble base_turn base_pacq ac_base ac_num lo_w lo_n wpn_cost wpn_pk wpn_tof "
+    "wpn_min_alt wpn_max_alt",
+)
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+@numba.njit(cache=True, inline="always")
+def _mix(z: np.uint64) -> np.uint64:
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@numba.njit(cache=True, inline="always")
+def _uniform(state: np.ndarray) -> float:
+    """A double in [0, 1) from the SplitMix64 stream in ``state[0]``."""
+    state[0] += _GOLDEN
+    return float(_mix(state[0]) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+# ------------------------------------------------------------------------------ track queries
+@numba.njit(cache=True, inline="always")
+def _norm(dx, dy):
+    return math.sqrt(dx * dx + dy * dy)
+
+
+@numba.njit(cache=True, inline="always")
+def _pos(bp_off, bt, bx, by, d_tid, shift, end, t):
+    """Position of a drone (template ``d_tid`` launched at ``shift``) at absolute time ``t``,
+    clamped to its track [launch, end]."""
+    if t > end:
+        t = end
+    lo = bp_off[d_tid]
+    hi = bp_off[d_tid + 1] - 1
+    rel = t - shift
+    if rel <= bt[lo]:
+        return bx[lo], by[lo]
+    if rel >= bt[hi]:
+        return bx[hi], by[hi]
+    # last breakpoint <= rel
+    a, b = lo, hi
+    while b - a > 1:
+        m = (a + b) // 2
+        if bt[m] <= rel:
+            a = m
+        else:
+            b = m
+    span = bt[a + 1] - bt[a]
+    f = (rel - bt[a]) / span if span > 0 else 0.0
+    return bx[a] + f * (bx[a + 1] - bx[a]), by[a] + f * (by[a + 1] - by[a])
+
+
+@numba.njit(cache=True, inline="always")
+def _reach_time(bp_off, bt, bx, by, d_tid, shift, end, t0, x0, y0, speed):
+    """Earliest time >= t0 a fighter leaving (x0, y0) at t0 can be at the drone (inf if never):
+    the same closed form as ``Simulation._reach_time``."""
+    if t0 > end:
+        return math.inf
+    lo = bp_off[d_tid]
+    hi = bp_off[d_tid + 1]
+    # candidate times: t0, breakpoints strictly inside (t0, end), end
+    prev_t = t0
+    px, py = _pos(bp_off, bt, bx, by, d_tid, shift, end, t0)
+    if _norm(px - x0, py - y0) <= 0.0:
+        return t0
+    found = False
+    ta = t0
+    tb = t0
+    ax, ay, bx_, by_ = px, py, px, py
+    j = lo
+    while True:
+        t = math.inf
+        while j < hi:
+            tj = bt[j] + shift
+            j += 1
+            if t0 < tj < end:
+                t = tj
+                break
+        last = False
+        if t == math.inf:
+            t = end
+            last = True
+        x, y = _pos(bp_off, bt, bx, by, d_tid, shift, end, t)
+        if _norm(x - x0, y - y0) - speed * (t - t0) <= 0:
+            ta, tb = prev_t, t
+            bx_, by_ = x, y
+            found = True
+            break
+        prev_t = t
+        ax, ay = x, y
+        if last:
+            break
+    if not found:
+        return math.inf
+    wx, wy = ax - x0, ay - y0
+    span = tb - ta
+    ux = (bx_ - ax) / span if span > 0 else 0.0
+    uy = (by_ - ay) / span if span > 0 else 0.0
+    c0 = ta - t0
+    v2 = speed * speed
+    qa = ux * ux + uy * uy - v2
+    qb = 2.0 * (wx * ux + wy * uy - v2 * c0)
+    qc = wx * wx + wy * wy - v2 * c0 * c0
+    tol = 1e-9 * max(1.0, span)
+    best = math.inf
+    if abs(qa) > 1e-12:
+        disc = qb * qb - 4.0 * qa * qc
+        if disc >= 0:
+            sq = math.sqrt(disc)
+            for r in ((-qb - sq) / (2 * qa), (-qb + sq) / (2 * qa)):
+                if -tol <= r <= span + tol and r + c0 >= -tol and r < best:
+                    best = r
+    elif abs(qb) > 1e-12:
+        r = -qc / qb
+        if -tol <= r <= span + tol and r + c0 >= -tol:
+            best = r
+    if best < math.inf:
+        return ta + min(max(best, 0.0), span)
+    return tb
+
+
+# ------------------------------------------------------------------------------ plans
+@numba.njit(cache=True, inline="always")
+def _battery_plan(tp, sc, d_tid, shift, end, alt, b, ready):
+    """(fire, impact) of battery ``b``'s earliest impact in one of its windows after ``ready``,
+    or (nan, nan)."""
+    tp_bp_off = tp.bp_off
+    tp_bt = tp.bt
+    tp_bx = tp.bx
+    tp_by = tp.by
+    tp_win_a = tp.win_a
+    tp_win_b = tp.win_b
+    tp_win_off = tp.win_off
+    sc_bat_speed = sc.bat_speed
+    sc_bat_x = sc.bat_x
+    sc_bat_y = sc.bat_y
+    sc_nb = sc.nb
+    key = d_tid * sc_nb + b
+    bx, by = sc_bat_x[b], sc_bat_y[b]
+    speed = sc_bat_speed[b]
+    h2 = alt * alt
+    for r in range(tp_win_off[key], tp_win_off[key + 1]):
+        a = tp_win_a[r] + shift
+        e = min(tp_win_b[r] + shift, end)
+        if e < ready:
+            continue
+        ti = max(a, ready)
+        px, py = _pos(tp_bp_off, tp_bt, tp_bx, tp_by, d_tid, shift, end, ti)
+        tof = math.sqrt((px - bx) ** 2 + (py - by) ** 2 + h2) / speed
+        for _ in range(8):
+            nxt = max(a, ready + tof)
+            px, py = _pos(tp_bp_off, tp_bt, tp_bx, tp_by, d_tid, shift, end, nxt)
+            tof = math.sqrt((px - bx) ** 2 + (py - by) ** 2 + h2) / speed
+            if abs(nxt - ti) < 1e-9:
+                break
+            ti = nxt
+        ti = max(a, ready + tof)
+        if ti <= e:
+            return ti - tof, ti
+    return math.nan, math.nan
+
+
+@numba.njit(cache=True, inline="always")
+def _cheapest_slot(sc, j, rounds_row, alt):
+    sc_lo_w = sc.lo_w
+    sc_wpn_cost = sc.wpn_cost
+    sc_wpn_max_alt = sc.wpn_max_alt
+    sc_wpn_min_alt = sc.wpn_min_alt
+    best = -1
+    for s in range(sc_lo_w.shape[1]):
+        w = sc_lo_w[j, s]
+        if w < 0 or rounds_row[s] <= 0:
+            continue
+        if sc_wpn_min_alt[w] <= alt <= sc_wpn_max_alt[w] and (
+            best < 0 or sc_wpn_cost[w] < sc_wpn_cost[sc_lo_w[j, best]]
+        ):
+            best = s
+    return best
+
+
+@numba.njit(cache=True, inline="always")
+def _fighter_plan(tp, sc, d_tid, shift, end, alt, j, rounds_row, t0, x0, y0, wheels_up):
+    """(fire, impact, cost) of a fighter of airbase ``j`` leaving (x0, y0) at t0, or nans."""
+    tp_al_a = tp.al_a
+    tp_al_b = tp.al_b
+    tp_al_off = tp.al_off
+    tp_bp_off = tp.bp_off
+    tp_bt = tp.bt
+    tp_bx = tp.bx
+    tp_by = tp.by
+    sc_assess = sc.assess
+    sc_base_cost_s = sc.base_cost_s
+    sc_base_endurance = sc.base_endurance
+    sc_base_speed = sc.base_speed
+    sc_base_x = sc.base_x
+    sc_base_y = sc.base_y
+    sc_lo_w = sc.lo_w
+    sc_max_shots = sc.max_shots
+    sc_wpn_cost = sc.wpn_cost
+    sc_wpn_tof = sc.wpn_tof
+    nan = math.nan
+    s = _cheapest_slot(sc, j, rounds_row, alt)
+    if s < 0 or tp_al_off[d_tid + 1] == tp_al_off[d_tid]:
+        return nan, nan, nan
+    w = sc_lo_w[j, s]
+    tof = sc_wpn_tof[w]
+    speed = sc_base_speed[j]
+    t_reach = _reach_time(tp_bp_off, tp_bt, tp_bx, tp_by, d_tid, shift, end, t0, x0, y0, speed)
+    if not math.isfinite(t_reach):
+        return nan, nan, nan
+    for r in range(tp_al_off[d_tid], tp_al_off[d_tid + 1]):
+        a = tp_al_a[r] + shift
+        e = min(tp_al_b[r] + shift, end)
+        if e < a:
+            continue
+        impact = max(a, t_reach + tof)
+        if impact <= e:
+            fire = impact - tof
+            dx, dy = _pos(tp_bp_off, tp_bt, tp_bx, tp_by, d_tid, shift, end, impact)
+            home = _norm(dx - sc_base_x[j], dy - sc_base_y[j]) / speed
+            engagement = sc_max_shots * (tof + sc_assess)
+            if fire + engagement + home > wheels_up + sc_base_endurance[j]:
+                return nan, nan, nan
+            fly = fire - t0 + home + (t0 - wheels_up if t0 > wheels_up else 0.0)
+            return fire, impact, sc_wpn_cost[w] + sc_base_cost_s[j] * fly
+    return nan, nan, nan
+
+
+# ------------------------------------------------------------------------------ the kernel
+@numba.njit(cache=True)
+def run_chunk(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate_s, out_border,
+              out_detect, out_launch, out_tid, out_kill_def, out_shots_at, shots, n_shots,
+              sorties, n_sorties, flags):  # fmt: skip
+    """Run replications ``first_rep .. first_rep + reps - 1`` (global indices, for the streams).
+
+    ``pool_base[w]`` is the first template id of wave ``w``'s pool (``tp.k`` templates each).
+    Per-drone outputs are (reps, N); ``shots`` is (S, 8) float rows ``rep, drone, defender,
+    weapon, hit, fire, impact, cost``; ``sorties`` is (Q, 6) rows ``rep, defender, aircraft,
+    wheels_up, landing, cost``; ``n_shots[0]`` / ``n_sorties[0]`` count the rows written.
+    Returns False if a table ran out of room (the caller retries with more).
+    """
+    tp_bp_off = tp.bp_off
+    tp_bt = tp.bt
+    tp_bx = tp.bx
+    tp_by = tp.by
+    sc_base_scramble = sc.base_scramble
+    sc_bat_cost = sc.bat_cost
+    sc_bat_reaction = sc.bat_reaction
+    sc_policy = sc.policy
+    tp_aim_x = tp.aim_x
+    tp_aim_y = tp.aim_y
+    tp_al_a = tp.al_a
+    tp_al_b = tp.al_b
+    tp_al_off = tp.al_off
+    tp_alt = tp.alt
+    tp_border = tp.border
+    tp_cov_a = tp.cov_a
+    tp_cov_b = tp.cov_b
+    tp_cov_off = tp.cov_off
+    tp_cov_sensor = tp.cov_sensor
+    tp_diverted = tp.diverted
+    tp_end = tp.end
+    tp_in_a = tp.in_a
+    tp_in_b = tp.in_b
+    tp_in_off = tp.in_off
+    tp_inside_end = tp.inside_end
+    tp_k = tp.k
+    tp_reason = tp.reason
+    tp_win_a = tp.win_a
+    tp_win_b = tp.win_b
+    tp_win_off = tp.win_off
+    sc_ac_base = sc.ac_base
+    sc_ac_num = sc.ac_num
+    sc_base_cost_h = sc.base_cost_h
+    sc_base_endurance = sc.base_endurance
+    sc_base_speed = sc.base_speed
+    sc_base_turn = sc.base_turn
+    sc_base_x = sc.base_x
+    sc_base_y = sc.base_y
+    sc_bat_cap = sc.bat_cap
+    sc_bat_channels = sc.bat_channels
+    sc_bat_defended = sc.bat_defended
+    sc_bat_reload = sc.bat_reload
+    sc_bat_x = sc.bat_x
+    sc_bat_y = sc.bat_y
+    sc_horizon = sc.horizon
+    sc_lo_n = sc.lo_n
+    sc_lo_w = sc.lo_w
+    sc_max_shots = sc.max_shots
+    sc_na = sc.na
+    sc_nb = sc.nb
+    sc_sen_active = sc.sen_active
+    sc_sen_p = sc.sen_p
+    sc_sen_scan = sc.sen_scan
+    sc_wave_of = sc.wave_of
+    sc_win_hi = sc.win_hi
+    sc_win_lo = sc.win_lo
+    n = sc_wave_of.size
+    nb = sc_nb
+    na = sc_na
+    n_ac = sc_ac_base.size
+    nd = nb + na
+    n_slots = sc_lo_w.shape[1]
+    horizon = sc_horizon
+    state = np.zeros(1, np.uint64)
+    # per-drone state
+    tid = np.empty(n, np.int64)
+    shift = np.empty(n)
+    end = np.empty(n)
+    alt = np.empty(n)
+    detect = np.empty(n)
+    killed = np.empty(n)
+    kill_def = np.empty(n, np.int64)
+    shots_at = np.zeros(n, np.int64)
+    in_pending = np.zeros(n, np.bool_)
+    plist = np.empty(n, np.int64)
+    snapshot = np.empty(n, np.int64)
+    tried = np.zeros((n, max(nd, 1)), np.bool_)
+    checked_k = np.empty(n, np.int64)
+    checked_t = np.empty(n)
+    eng_end = np.empty(n)
+    eng_bat = np.empty(n, np.int64)
+    barred = np.zeros((n, max(nb, 1)), np.bool_)
+    haswin = np.zeros((n, max(nb, 1)), np.bool_)
+    last_allowed = np.empty(n)
+    mark = np.full(pool_base.size * tp_k + 1, -1, np.int64)
+    order = np.empty(n, np.int64)
+    # defenders
+    last_freed = np.empty(max(nd, 1), np.int64)
+    committed = np.zeros(max(nb, 1), np.int64)
+    cap_fire = n * sc_max_shots + 1
+    bat_fire = np.empty((max(nb, 1), cap_fire))
+    bat_nfire = np.zeros(max(nb, 1), np.int64)
+    ch_first = np.empty((max(nb, 1), n))
+    ch_end = np.empty((max(nb, 1), n))
+    ch_n = np.zeros(max(nb, 1), np.int64)
+    ac_state = np.empty(max(n_ac, 1), np.int64)
+    ac_x = np.empty(max(n_ac, 1))
+    ac_y = np.empty(max(n_ac, 1))
+    ac_up = np.empty(max(n_ac, 1))
+    ac_t = np.empty(max(n_ac, 1))
+    ac_ev = np.empty(max(n_ac, 1), np.int64)
+    ac_d = np.empty(max(n_ac, 1), np.int64)
+    rounds = np.empty((max(n_ac, 1), max(n_slots, 1)), np.int64)
+    oncall = np.zeros(max(na, 1), np.bool_)
+    only_mask = np.zeros(max(nb + na, 1), np.bool_)
+    cnt = np.zeros(4, np.int64)  # 0 pending count, 1 freed count, 2 c2 dead, 3 pending seq
+
+    for rr in range(reps):
+        rep = first_rep + rr
+        state[0] = _mix(stream_key ^ _mix(np.uint64(rep) * _GOLDEN + np.uint64(1)))
+        # ---------------------------------------------------------- tracks of this replication
+        for i in range(n):
+            w = sc_wave_of[i]
+            while True:
+                j = pool_base[w] + int(_uniform(state) * tp_k)
+                if mark[j] != rep:
+                    mark[j] = rep
+                    break
+            tid[i] = j
+        for i in range(n):
+            w = sc_wave_of[i]
+            lo, hi = sc_win_lo[w], sc_win_hi[w]
+            shift[i] = lo + (hi - lo) * _uniform(state) if hi > lo else lo
+        for i in range(n):
+            t_i = tid[i]
+            e = tp_end[t_i] + shift[i]
+            reason = tp_reason[t_i]
+            inside = tp_inside_end[t_i]
+            if e > horizon:
+                e = horizon
+                reason = _END_HORIZON
+                inside = False
+                for r in range(tp_in_off[t_i], tp_in_off[t_i + 1]):
+                    if tp_in_a[r] + shift[i] <= horizon <= tp_in_b[r] + shift[i]:
+                        inside = True
+                        break
+            end[i] = e
+            alt[i] = tp_alt[t_i]
+            bt = tp_border[t_i] + shift[i]
+            out_border[rr, i] = bt if bt <= e else math.nan
+            out_launch[rr, i] = shift[i]
+            out_tid[rr, i] = t_i
+            if reason == _END_LEAKED:
+                out_fate[rr, i] = _LEAKED
+            elif reason in (_END_EW_LOST, _END_CRASHED):
+                out_fate[rr, i] = _CRASHED
+            elif reason == _END_HORIZON and inside:
+                out_fate[rr, i] = _AIRBORNE
+            else:
+                out_fate[rr, i] = _EXITED
+            # detection: one geometric draw per cover window (scans at multiples of scan_s)
+            best = math.inf
+            for r in range(tp_cov_off[t_i], tp_cov_off[t_i + 1]):
+                m = tp_cov_sensor[r]
+                a = max(tp_cov_a[r] + shift[i], sc_sen_active[m, 0])
+                b = min(tp_cov_b[r] + shift[i], e, sc_sen_active[m, 1])
+                p = sc_sen_p[m]
+                if p <= 0:
+                    continue
+                u = 1.0 - _uniform(state)
+                trials = 1.0 if p >= 1.0 else 1.0 + math.floor(math.log(u) / math.log1p(-p))
+                if b < a:
+                    continue
+                scan = sc_sen_scan[m]
+                k0 = math.ceil(a / scan - 1e-9)
+                k1 = math.floor(b / scan + 1e-9)
+                if k1 - k0 + 1 >= 1 and trials <= k1 - k0 + 1:
+                    t = (k0 + trials - 1) * scan
+                    if t < best:
+                        best = t
+            detect[i] = best if best <= e else math.nan
+            out_detect[rr, i] = detect[i]
+            last_allowed[i] = -math.inf
+            for r in range(tp_al_off[t_i], tp_al_off[t_i + 1]):
+                if tp_al_a[r] + shift[i] <= e:
+                    last_allowed[i] = min(tp_al_b[r] + shift[i], e)
+            for b in range(nb):
+                # As the discrete-event engine sees it: a window that is still open at detection.
+                haswin[i, b] = False
+                key = t_i * nb + b
+                for r in range(tp_win_off[key], tp_win_off[key + 1]):
+                    if tp_win_a[r] + shift[i] <= e and min(tp_win_b[r] + shift[i], e) >= detect[i]:
+                        haswin[i, b] = True
+                        break
+                dist = _norm(tp_aim_x[t_i] - sc_bat_x[b], tp_aim_y[t_i] - sc_bat_y[b])
+                barred[i, b] = math.isfinite(sc_bat_defended[b]) and (
+                    tp_diverted[t_i] or dist > sc_bat_defended[b]
+                )
+        # ---------------------------------------------------------- reset the defence
+        killed[:] = math.nan
+        kill_def[:] = -1
+        shots_at[:] = 0
+        in_pending[:] = False
+        tried[:, :] = False
+        checked_k[:] = -1
+        checked_t[:] = 0.0
+        eng_end[:] = math.inf
+        eng_bat[:] = -1
+        last_freed[:] = -1
+        committed[:] = 0
+        bat_nfire[:] = 0
+        ch_n[:] = 0
+        for a in range(n_ac):
+            ac_state[a] = _READY
+            jb = sc_ac_base[a]
+            ac_x[a], ac_y[a] = sc_base_x[jb], sc_base_y[jb]
+            ac_up[a] = math.nan
+            ac_t[a] = math.inf
+            ac_ev[a] = _EV_NONE
+            ac_d[a] = -1
+            for s in range(n_slots):
+                rounds[a, s] = max(sc_lo_n[jb, s], 0)
+        cnt[:] = 0
+        tick_t = math.inf
+        c2_idle = True
+        # detection order
+        nd_det = 0
+        for i in range(n):
+            if math.isfinite(detect[i]):
+                order[nd_det] = i
+                nd_det += 1
+        det_order = order[:nd_det][np.argsort(detect[order[:nd_det]], kind="mergesort")]
+        p_det = 0
+
+        while True:
+            t_det = detect[det_order[p_det]] if p_det < nd_det else math.inf
+            i_eng = -1
+            t_eng = math.inf
+            for i in range(n):
+                if eng_bat[i] >= 0 and eng_end[i] < t_eng:
+                    t_eng = eng_end[i]
+                    i_eng = i
+            a_ev = -1
+            t_ac = math.inf
+            for a in range(n_ac):
+                if ac_ev[a] != _EV_NONE and ac_t[a] < t_ac:
+                    t_ac = ac_t[a]
+                    a_ev = a
+            now = min(t_det, t_eng, t_ac, tick_t)
+            if now == math.inf:
+                break
+            do_assign = False
+            is_tick = False
+            assign_who = -1
+            if t_det == now:
+                d = det_order[p_det]
+                p_det += 1
+                if math.isnan(killed[d]) and now <= end[d]:
+                    _pending_add(d, in_pending, plist, cnt)
+                    if c2_idle and na > 0 and cnt[2] == 0:
+                        tick_t, c2_idle = _wake(now, horizon, cnt)
+                    assign_who = d
+                    do_assign = True
+            elif t_eng == now:
+                d = i_eng
+                b = eng_bat[d]
+                eng_bat[d] = -1
+                eng_end[d] = math.inf
+                if _magazine(sc_bat_cap[b], b, now, bat_fire, bat_nfire) - committed[b] <= 0:
+                    _freed(b, last_freed, cnt)
+                committed[b] -= 1
+                if math.isnan(killed[d]) and now <= end[d]:
+                    _pending_add(d, in_pending, plist, cnt)
+                    checked_k[d] = -1
+                    if c2_idle and na > 0 and cnt[2] == 0:
+                        tick_t, c2_idle = _wake(now, horizon, cnt)
+                if cnt[0] > 0:
+                    assign_who = -1
+                    do_assign = True
+            elif t_ac == now:
+                a = a_ev
+                jb = sc_ac_base[a]
+                ev = ac_ev[a]
+                ac_ev[a] = _EV_NONE
+                ac_t[a] = math.inf
+                speed = sc_base_speed[jb]
+                call_assign = False
+                if ev == _EV_INTERCEPT_OVER:
+                    d = ac_d[a]
+                    ac_d[a] = -1
+                    if math.isnan(killed[d]) and now <= end[d]:
+                        _pending_add(d, in_pending, plist, cnt)
+                        checked_k[d] = -1
+                        if c2_idle and na > 0 and cnt[2] == 0:
+                            tick_t, c2_idle = _wake(now, horizon, cnt)
+                    left = 0
+                    for s in range(n_slots):
+                        left += rounds[a, s]
+                    home = _norm(ac_x[a] - sc_base_x[jb], ac_y[a] - sc_base_y[jb]) / speed
+                    deadline = ac_up[a] + sc_base_endurance[jb] - home
+                    if left == 0 or deadline <= now:
+                        ac_state[a] = _AWAY
+                        ac_t[a] = now + home
+                        ac_ev[a] = _EV_LANDING
+                    else:
+                        ac_state[a] = _IDLE
+                        ac_t[a] = deadline
+                        ac_ev[a] = _EV_DEADLINE
+                        _freed(nb + jb, last_freed, cnt)
+                        call_assign = True
+                elif ev == _EV_DEADLINE:
+                    home = _norm(ac_x[a] - sc_base_x[jb], ac_y[a] - sc_base_y[jb]) / speed
+                    ac_state[a] = _AWAY
+                    ac_t[a] = now + home
+                    ac_ev[a] = _EV_LANDING
+                elif ev == _EV_LANDING:
+                    q = n_sorties[0]
+                    if q >= sorties.shape[0]:
+                        return False
+                    hours = (now - ac_up[a]) / 3600.0
+                    sorties[q, 0] = rr
+                    sorties[q, 1] = nb + jb
+                    sorties[q, 2] = sc_ac_num[a]
+                    sorties[q, 3] = ac_up[a]
+                    sorties[q, 4] = now
+                    sorties[q, 5] = sc_base_cost_h[jb] * hours
+                    n_sorties[0] = q + 1
+                    ac_x[a], ac_y[a] = sc_base_x[jb], sc_base_y[jb]
+                    ac_t[a] = now + sc_base_turn[jb]
+                    ac_ev[a] = _EV_READY
+                else:  # ready again
+                    for s in range(n_slots):
+                        rounds[a, s] = max(sc_lo_n[jb, s], 0)
+                    ac_state[a] = _READY
+                    _freed(nb + jb, last_freed, cnt)
+                    call_assign = True
+                if call_assign:
+                    assign_who = -1
+                    do_assign = True
+            else:  # C2 cycle
+                is_tick = True
+                if cnt[0] > 0:
+                    assign_who = -1
+                    do_assign = True
+            if do_assign:
+                # C2: give waiting drones to the best defender the policy allows
+                # (``assign_who``: only that drone)
+                nb = sc_nb
+                na = sc_na
+                nd = nb + na
+                for j in range(na):
+                    oncall[j] = _available(sc_ac_base, j, ac_state)
+                n_freed = cnt[1]
+                if assign_who >= 0:
+                    snapshot[0] = assign_who
+                    n_targets = 1
+                else:
+                    n_targets = cnt[0]
+                    for q in range(n_targets):
+                        snapshot[q] = plist[q]
+                only_mask[:] = False
+                for q in range(n_targets):
+                    d = snapshot[q]
+                    if not in_pending[d]:
+                        continue
+                    t_i = tid[d]
+                    use_mask = False
+                    if checked_k[d] >= 0:
+                        if checked_k[d] == n_freed and now - checked_t[d] < C2_CYCLE_S:
+                            continue
+                        use_mask = True
+                        anyone = False
+                        for x in range(nd):
+                            mflag = last_freed[x] >= checked_k[d]
+                            if x >= nb and now - checked_t[d] >= C2_CYCLE_S and oncall[x - nb]:
+                                mflag = True
+                            if mflag:
+                                if x < nb:
+                                    free = sc_bat_reload[x] or (
+                                        _magazine(sc_bat_cap[x], x, now, bat_fire, bat_nfire)
+                                        > committed[x]
+                                    )
+                                    mflag = haswin[d, x] and free
+                                elif not _available(sc_ac_base, x - nb, ac_state):
+                                    mflag = False
+                            only_mask[x] = mflag
+                            anyone = anyone or mflag
+                        if not anyone:
+                            checked_k[d] = n_freed
+                            checked_t[d] = now
+                            continue
+                    if not (math.isnan(killed[d]) and now <= end[d]) or last_allowed[d] < now:
+                        _pending_remove(d, in_pending, plist, cnt)
+                        continue
+                    while in_pending[d]:
+                        # candidates: the best by the policy's key (k1, k2, defender)
+                        best_def = -1
+                        best_ac = -1
+                        k1b = math.inf
+                        k2b = math.inf
+                        px, py = _pos(tp_bp_off, tp_bt, tp_bx, tp_by, t_i, shift[d], end[d], now)
+                        for b in range(nb):
+                            if use_mask and not only_mask[b]:
+                                continue
+                            if not haswin[d, b] or tried[d, b] or barred[d, b]:
+                                continue
+                            if (
+                                _magazine(sc_bat_cap[b], b, now, bat_fire, bat_nfire) - committed[b]
+                                <= 0
+                                and not sc_bat_reload[b]
+                            ):
+                                continue
+                            _, imp = _battery_plan(
+                                tp, sc, t_i, shift[d], end[d], alt[d], b, now + sc_bat_reaction[b]
+                            )
+                            if math.isnan(imp):
+                                continue
+                            cost = sc_bat_cost[b]
+                            k1, k2 = _keys(sc_policy, cost, imp, px, py, sc_bat_x[b], sc_bat_y[b])
+                            if k1 < k1b or (k1 == k1b and k2 < k2b):
+                                k1b, k2b, best_def, best_ac = k1, k2, b, -1
+                        for j in range(na):
+                            x = nb + j
+                            if use_mask and not only_mask[x]:
+                                continue
+                            if tried[d, x] or not _available(sc_ac_base, j, ac_state):
+                                continue
+                            first_ready = -1
+                            for a in range(sc_ac_base.size):
+                                if sc_ac_base[a] != j:
+                                    continue
+                                if ac_state[a] == _IDLE:
+                                    _, imp, cost = _fighter_plan(
+                                        tp, sc, t_i, shift[d], end[d], alt[d], j, rounds[a],
+                                        now, ac_x[a], ac_y[a], ac_up[a],
+                                    )  # fmt: skip
+                                    if not math.isnan(imp):
+                                        k1, k2 = _keys(
+                                            sc_policy, cost, imp, px, py, ac_x[a], ac_y[a]
+                                        )
+                                        if k1 < k1b or (
+                                            k1 == k1b and (k2 < k2b or (k2 == k2b and x < best_def))
+                                        ):
+                                            k1b, k2b, best_def, best_ac = k1, k2, x, a
+                                elif ac_state[a] == _READY and first_ready < 0:
+                                    first_ready = a
+                            if first_ready >= 0:
+                                a = first_ready
+                                t_up = now + sc_base_scramble[j]
+                                _, imp, cost = _fighter_plan(
+                                    tp, sc, t_i, shift[d], end[d], alt[d], j, rounds[a], t_up,
+                                    sc_base_x[j], sc_base_y[j], t_up,
+                                )  # fmt: skip
+                                if not math.isnan(imp):
+                                    k1, k2 = _keys(
+                                        sc_policy, cost, imp, px, py, sc_base_x[j], sc_base_y[j]
+                                    )
+                                    if k1 < k1b or (
+                                        k1 == k1b and (k2 < k2b or (k2 == k2b and x < best_def))
+                                    ):
+                                        k1b, k2b, best_def, best_ac = k1, k2, x, a
+                        use_mask = False
+                        if best_def < 0:
+                            everyone = True
+                            for b in range(nb):
+                                if haswin[d, b] and not tried[d, b]:
+                                    everyone = False
+                            for j in range(na):
+                                if not tried[d, nb + j]:
+                                    everyone = False
+                            if everyone:
+                                _pending_remove(d, in_pending, plist, cnt)
+                            else:
+                                checked_k[d] = cnt[1]
+                                checked_t[d] = now
+                            break
+                        # ---- take: one defender per drone, so the drone leaves the list
+                        tried[d, best_def] = True
+                        _pending_remove(d, in_pending, plist, cnt)
+                        if best_ac < 0:
+                            b = best_def
+                            committed[b] += 1
+                            ok = _battery_engage(
+                                tp, sc, d, b, now, tid, shift, end, alt, killed, kill_def,
+                                shots_at, eng_end, eng_bat, bat_fire, bat_nfire, ch_first,
+                                ch_end, ch_n, state, rr, shots, n_shots,
+                            )  # fmt: skip
+                        else:
+                            a = best_ac
+                            j = sc_ac_base[a]
+                            if ac_state[a] == _IDLE:
+                                t0, x0, y0 = now, ac_x[a], ac_y[a]
+                            else:
+                                t0 = now + sc_base_scramble[j]
+                                x0, y0 = sc_base_x[j], sc_base_y[j]
+                                ac_up[a] = t0
+                            ac_state[a] = _BUSY
+                            ok = _intercept(
+                                tp, sc, d, a, t0, x0, y0, tid, shift, end, alt, killed, kill_def,
+                                shots_at, ac_x, ac_y, ac_up, ac_t, ac_ev, ac_d, rounds, state,
+                                rr, shots, n_shots,
+                            )  # fmt: skip
+                            if not _available(sc_ac_base, j, ac_state):
+                                oncall[j] = False
+                        if not ok:
+                            return False
+            if is_tick:
+                if cnt[0] > 0:
+                    nxt = now + C2_CYCLE_S
+                    if nxt > horizon:
+                        cnt[2] = 1
+                        tick_t = math.inf
+                    else:
+                        tick_t = nxt
+                else:
+                    tick_t = math.inf
+                    c2_idle = True
+
+        # ---------------------------------------------------------- checks and outputs
+        for b in range(nb):
+            k = bat_nfire[b]
+            if sc_bat_reload[b]:
+                if k >= sc_bat_cap[b]:
+                    flags[rr, b] |= FLAG_RAN_OUT
+            elif k > sc_bat_cap[b]:
+                flags[rr, b] |= FLAG_RAN_OUT
+            for e1 in range(ch_n[b]):
+                level = 0
+                for e2 in range(ch_n[b]):
+                    if ch_first[b, e2] <= ch_first[b, e1] < ch_end[b, e2]:
+                        level += 1
+                if level > sc_bat_channels[b]:
+                    flags[rr, b] |= FLAG_CHANNELS
+        for i in range(n):
+            if not math.isnan(killed[i]):
+                out_fate[rr, i] = _DESTROYED
+                out_fate_s[rr, i] = killed[i]
+            else:
+                out_fate_s[rr, i] = end[i]
+            out_kill_def[rr, i] = kill_def[i]
+            out_shots_at[rr, i] = shots_at[i]
+    return True
+
+
+@numba.njit(cache=True, inline="always")
+def _wake(now, horizon, cnt):
+    nxt = (math.floor(now / C2_CYCLE_S) + 1.0) * C2_CYCLE_S
+    if nxt > horizon:
+        cnt[2] = 1
+        return math.inf, False
+    return nxt, False
+
+
+@numba.njit(cache=True, inline="always")
+def _freed(defender, last_freed, cnt):
+    last_freed[defender] = cnt[1]
+    cnt[1] += 1
+
+
+@numba.njit(cache=True, inline="always")
+def _pending_add(d, in_pending, plist, cnt):
+    if not in_pending[d]:
+        in_pending[d] = True
+        plist[cnt[0]] = d
+        cnt[0] += 1
+
+
+@numba.njit(cache=True, inline="always")
+def _pending_remove(d, in_pending, plist, cnt):
+    if in_pending[d]:
+        in_pending[d] = False
+        k = 0
+        for q in range(cnt[0]):
+            if plist[q] != d:
+                plist[k] = plist[q]
+                k += 1
+        cnt[0] = k
+
+
+@numba.njit(cache=True, inline="always")
+def _magazine(cap, b, now, bat_fire, bat_nfire):
+    fired = 0
+    for q in range(bat_nfire[b]):
+        if bat_fire[b, q] <= now:
+            fired += 1
+    return cap - fired
+
+
+@numba.njit(cache=True, inline="always")
+def _available(ac_base, j, ac_state):
+    for a in range(ac_base.size):
+        if ac_base[a] == j and (ac_state[a] == _READY or ac_state[a] == _IDLE):
+            return True
+    return False
+
+
+@numba.njit(cache=True, inline="always")
+def _record_shot(shots, n_shots, rr, d, defender, weapon, hit, fire, impact, cost):
+    q = n_shots[0]
+    if q >= shots.shape[0]:
+        return False
+    shots[q, 0] = rr
+    shots[q, 1] = d
+    shots[q, 2] = defender
+    shots[q, 3] = weapon
+    shots[q, 4] = 1.0 if hit else 0.0
+    shots[q, 5] = fire
+    shots[q, 6] = impact
+    shots[q, 7] = cost
+    n_shots[0] = q + 1
+    return True
+
+
+@numba.njit(cache=True, inline="always")
+def _keys(policy, cost, impact, px, py, x, y):
+    if policy == 0:  # cheapest
+        return cost, impact
+    if policy == 2:  # layered
+        return impact, cost
+    return _norm(px - x, py - y), impact  # nearest
+
+
+@numba.njit(cache=True)
+def _battery_engage(tp, sc, d, b, now, tid, shift, end, alt, killed, kill_def, shots_at,
+                    eng_end, eng_bat, bat_fire, bat_nfire, ch_first, ch_end, ch_n, state, rr,
+                    shots, n_shots):  # fmt: skip
+    """A whole battery engagement from its assignment at ``now``; its end becomes an event."""
+    sc_assess = sc.assess
+    sc_bat_cost = sc.bat_cost
+    sc_bat_pk = sc.bat_pk
+    sc_bat_reaction = sc.bat_reaction
+    sc_bat_wpn = sc.bat_wpn
+    sc_max_shots = sc.max_shots
+    sc_sls = sc.sls
+    t_i = tid[d]
+    ready = now + sc_bat_reaction[b]
+    n_shot = 0
+    t = now
+    first_fire = math.nan
+    w = sc_bat_wpn[b]
+    while math.isnan(killed[d]) and t <= end[d] and n_shot < sc_max_shots:
+        fire, imp = _battery_plan(tp, sc, t_i, shift[d], end[d], alt[d], b, max(ready, t))
+        if math.isnan(imp):
+            break
+        if math.isnan(first_fire):
+            first_fire = fire
+        n_fire = 1 if sc_sls else sc_max_shots - n_shot
+        for _ in range(n_fire):
+            if bat_nfire[b] < bat_fire.shape[1]:
+                bat_fire[b, bat_nfire[b]] = fire
+            bat_nfire[b] += 1
+        t = imp
+        n_shot += n_fire
+        for _ in range(n_fire):
+            hit = _uniform(state) < sc_bat_pk[b]
+            live = hit and math.isnan(killed[d]) and t <= end[d]
+            if not _record_shot(shots, n_shots, rr, d, b, w, live, fire, imp, sc_bat_cost[b]):
+                return False
+            shots_at[d] += 1
+            if live:
+                killed[d] = t
+                kill_def[d] = b
+        if not math.isnan(killed[d]):
+            break
+        ready = t + sc_assess
+    if not math.isnan(first_fire):
+        k = ch_n[b]
+        if k < ch_first.shape[1]:
+            ch_first[b, k] = first_fire
+            ch_end[b, k] = t
+            ch_n[b] = k + 1
+    eng_end[d] = t
+    eng_bat[d] = b
+    return True
+
+
+@numba.njit(cache=True)
+def _intercept(tp, sc, d, a, t0, x0, y0, tid, shift, end, alt, killed, kill_def, shots_at,
+               ac_x, ac_y, ac_up, ac_t, ac_ev, ac_d, rounds, state, rr, shots,
+               n_shots):  # fmt: skip
+    """A whole intercept by aircraft ``a`` starting at ``t0`` from (x0, y0); its end becomes an
+    event."""
+    tp_bp_off = tp.bp_off
+    tp_bt = tp.bt
+    tp_bx = tp.bx
+    tp_by = tp.by
+    sc_ac_base = sc.ac_base
+    sc_assess = sc.assess
+    sc_base_pacq = sc.base_pacq
+    sc_lo_w = sc.lo_w
+    sc_max_shots = sc.max_shots
+    sc_nb = sc.nb
+    sc_sls = sc.sls
+    sc_wpn_cost = sc.wpn_cost
+    sc_wpn_pk = sc.wpn_pk
+    t_i = tid[d]
+    j = sc_ac_base[a]
+    nb = sc_nb
+    t = t0
+    x, y = x0, y0
+    ready = t0
+    n_shot = 0
+    acquired = False
+    while math.isnan(killed[d]) and t <= end[d] and n_shot < sc_max_shots:
+        fire, imp, _cost = _fighter_plan(
+            tp, sc, t_i, shift[d], end[d], alt[d], j, rounds[a], ready, x, y, ac_up[a]
+        )
+        if math.isnan(imp):
+            break
+        if fire > t + 1e-9:
+            t = fire
+            x, y = _pos(tp_bp_off, tp_bt, tp_bx, tp_by, t_i, shift[d], end[d], t)
+            ready = t
+            continue
+        x, y = _pos(tp_bp_off, tp_bt, tp_bx, tp_by, t_i, shift[d], end[d], t)
+        if not acquired:
+            if sc_base_pacq[j] < 1.0 and _uniform(state) >= sc_base_pacq[j]:
+                break
+            acquired = True
+        s = _cheapest_slot(sc, j, rounds[a], alt[d])
+        w = sc_lo_w[j, s]
+        n_fire = 1 if sc_sls else min(sc_max_shots - n_shot, rounds[a, s])
+        rounds[a, s] -= n_fire
+        fire_t = t
+        t = imp
+        x, y = _pos(tp_bp_off, tp_bt, tp_bx, tp_by, t_i, shift[d], end[d], t)
+        n_shot += n_fire
+        for _ in range(n_fire):
+            hit = _uniform(state) < sc_wpn_pk[w]
+            live = hit and math.isnan(killed[d]) and t <= end[d]
+            if not _record_shot(shots, n_shots, rr, d, nb + j, w, live, fire_t, t,
+                                sc_wpn_cost[w]):  # fmt: skip
+                return False
+            shots_at[d] += 1
+            if live:
+                killed[d] = t
+                kill_def[d] = nb + j
+        if not math.isnan(killed[d]):
+            break
+        ready = t + sc_assess
+    ac_x[a], ac_y[a] = x, y
+    ac_t[a] = t
+    ac_ev[a] = _EV_INTERCEPT_OVER
+    ac_d[a] = d
+    return True

@@ -1,0 +1,103 @@
+"""Track pools for the vectorised engine: every track's geometry computed once, in numpy.
+
+A *template* is one drone's track flown from launch time 0: route spread and electronic-warfare
+outcome drawn as in the discrete-event engine, then border crossing, territory and
+shot-allowed intervals, sensor cover and battery envelope windows, all in template time. A drone
+of a replication takes a template of its wave and its own launch time; everything above is the
+template's shifted by that launch time (space does not depend on when a drone flies), cut at the
+scenario's horizon. Detection scans, the sensors' hours and every draw of the defence stay in
+absolute time and are drawn per replication (:mod:`sim.kernel`).
+
+A pool holds ``k`` templates per wave. The drones of one wave in one replication take distinct
+templates, drawn uniformly: since the pool is an i.i.d. sample of the wave's track distribution,
+each replication is then exactly distributed as in the discrete-event engine. Replications that
+share a pool are correlated through it, which is why the vectorised engine computes its
+intervals over pools (clusters), not replications.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from sim.intervals import merge_intervals
+from sim.kernel import Tpl
+from sim.tracks import battery_windows, border_crossings, breakpoints, fly, sensor_cover
+from sim.world import World
+
+__all__ = ["build_pool", "csr"]
+
+
+def csr(keys: np.ndarray, n_keys: int) -> np.ndarray:
+    """Offsets of sorted ``keys`` in ``0 .. n_keys - 1`` (row ``k`` is ``off[k]:off[k+1]``)."""
+    return np.searchsorted(keys, np.arange(n_keys + 1), side="left").astype(np.int64)
+
+
+def build_pool(world: World, k: int, rng: np.random.Generator) -> Tpl:
+    """``k`` templates per wave; template ``w * k + j`` is wave ``w``'s ``j``-th."""
+    waves = tuple(dataclasses.replace(w, count=k, window_s=(0.0, 0.0)) for w in world.waves)
+    tw = dataclasses.replace(world, waves=waves)
+    seg, per, end, reason, diverted, pieces = fly(tw, rng)
+    n = end.size
+    offsets, bt, bx, by = breakpoints(seg, n)
+    inside = pieces["inside"]
+    ik, ia, ib = merge_intervals(
+        pieces["drone"][inside], pieces["t0"][inside], pieces["t1"][inside]
+    )
+    allowed = pieces["allowed"]
+    ak, aa, ab = merge_intervals(
+        pieces["drone"][allowed], pieces["t0"][allowed], pieces["t1"][allowed]
+    )
+    m = max(world.sensor_x.size, 1)
+    ck, ca, cb = sensor_cover(tw, seg, per["alt"])
+    nb = max(len(world.batteries), 1)
+    wk, wa, wb = battery_windows(tw, pieces, per["alt"], None)
+    ex, ey = bx[offsets[1:] - 1], by[offsets[1:] - 1]
+    f64 = np.float64
+    return Tpl(
+        k=int(k),
+        end=end.astype(f64),
+        reason=reason.astype(np.int64),
+        border=border_crossings(pieces, n).astype(f64),
+        inside_end=np.asarray(world.territory.contains(ex, ey), bool),
+        alt=per["alt"].astype(f64),
+        aim_x=per["aim_x"].astype(f64),
+        aim_y=per["aim_y"].astype(f64),
+        diverted=np.asarray(diverted, bool),
+        bp_off=offsets.astype(np.int64),
+        bt=bt,
+        bx=bx,
+        by=by,
+        in_off=csr(ik, n),
+        in_a=ia.astype(f64),
+        in_b=ib.astype(f64),
+        al_off=csr(ak, n),
+        al_a=aa.astype(f64),
+        al_b=ab.astype(f64),
+        cov_off=csr(ck // m, n),
+        cov_sensor=(ck % m).astype(np.int64),
+        cov_a=ca.astype(f64),
+        cov_b=cb.astype(f64),
+        win_off=csr(wk, n * nb),
+        win_a=wa.astype(f64),
+        win_b=wb.astype(f64),
+    )
+
+
+def position(tp: Tpl, tid: np.ndarray, rel_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of templates ``tid`` at template times ``rel_t`` (clamped to each track)."""
+    tid = np.asarray(tid, np.int64)
+    rel_t = np.asarray(rel_t, float)
+    lo = tp.bp_off[tid]
+    hi = tp.bp_off[tid + 1] - 1
+    span = float(np.nanmax(tp.bt)) + 10.0 if tp.bt.size else 1.0
+    owner = np.repeat(np.arange(tp.bp_off.size - 1), np.diff(tp.bp_off))
+    gkey = owner * span + tp.bt
+    j = np.searchsorted(gkey, tid * span + np.clip(rel_t, 0, None), side="right") - 1
+    j = np.clip(j, lo, np.maximum(hi - 1, lo))
+    t0, t1 = tp.bt[j], tp.bt[np.minimum(j + 1, hi)]
+    dur = t1 - t0
+    f = np.clip(np.where(dur > 0, (rel_t - t0) / np.where(dur > 0, dur, 1.0), 0.0), 0, 1)
+    j1 = np.minimum(j + 1, hi)
+    return tp.bx[j] + f * (tp.bx[j1] - tp.bx[j]), tp.by[j] + f * (tp.by[j1] - tp.by[j])
