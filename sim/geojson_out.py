@@ -3,9 +3,10 @@
 A run keeps per-drone tables, not flight paths. The paths of replication ``k`` are rebuilt exactly:
 :func:`sim.tracks.build_tracks` with the replication's own generator draws the same launch times,
 spread routes, electronic-warfare effects and detections as the run did (the engine draws only after
-the tracks), and each path is cut at the drone's ``fate_s`` from ``result.drones``, so a destroyed
-drone's path ends at its kill point. :func:`replication_paths` is shared by the map
-(:mod:`sim.plots`) and the GeoJSON writer here.
+the tracks); the vectorised engine, whose drones fly pooled templates, keeps the paths of the
+replications in its tables instead (``RunResult.track_paths``). Each path is cut at the drone's
+``fate_s`` from ``result.drones``, so a destroyed drone's path ends at its kill point.
+:func:`replication_paths` is shared by the map (:mod:`sim.plots`) and the GeoJSON writer here.
 
 ``tracks.geojson`` (RFC 7946: WGS84 lon/lat, no ``crs`` member) is a FeatureCollection of
 
@@ -157,7 +158,10 @@ def replication_paths(result: RunResult, replication: int = 0) -> ReplicationPat
 
     k = check_replication(result, replication)
     world = world_of(result)
-    tracks = build_tracks(world, replication_rng(result.seed, k))
+    if result.track_paths is not None:
+        tracks = result.track_paths[k]
+    else:
+        tracks = build_tracks(world, replication_rng(result.seed, k))
     drones = result.drones[result.drones["replication"] == k].sort_values("drone")
     drones = drones.reset_index(drop=True)
     if len(drones) != tracks.n:

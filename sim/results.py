@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from sim.scenario import Scenario
     from sim.world import World
 
-__all__ = ["DRONE_COLUMNS", "SHOT_COLUMNS", "SORTIE_COLUMNS", "RunResult"]
+__all__ = ["DRONE_COLUMNS", "SHOT_COLUMNS", "SORTIE_COLUMNS", "RunResult", "TrackPaths"]
 
 #: ``drones`` columns (one row per replication and drone); times in s from t = 0, NaN if never.
 DRONE_COLUMNS = (
@@ -32,6 +33,24 @@ SHOT_COLUMNS = (
 SORTIE_COLUMNS = (
     "replication", "defender", "aircraft", "wheels_up_s", "landing_s", "hours", "cost_usd",
 )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TrackPaths:
+    """The flight paths of one replication's drones, as the engine flew them: breakpoints
+    ``bt`` (s), ``bx``, ``by`` (m, the scenario's plane), drone ``i``'s in
+    ``offsets[i]:offsets[i + 1]``, and each drone's wave index."""
+
+    wave: np.ndarray
+    offsets: np.ndarray
+    bt: np.ndarray
+    bx: np.ndarray
+    by: np.ndarray
+
+    @property
+    def n(self) -> int:
+        """Number of drones."""
+        return int(self.wave.size)
 
 
 @dataclass
@@ -72,6 +91,9 @@ class RunResult:
     #: of :func:`sim.metrics.replication_metrics`.
     per_replication: pd.DataFrame | None = field(default=None, repr=False)
     world: World | None = field(default=None, repr=False)
+    #: Flight paths of the kept replications, when the engine cannot rebuild them from the
+    #: replication's seed (the vectorised engine's drones fly pooled templates).
+    track_paths: dict[int, TrackPaths] | None = field(default=None, repr=False)
 
     @property
     def replications(self) -> int:

@@ -56,7 +56,7 @@ from sim.errors import IncursionError
 from sim.kernel import Scene, Tpl
 from sim.metrics import FATES, ClusterMoments, Outcomes, replication_metrics, summary_from_parts
 from sim.pools import build_pool, position
-from sim.results import DRONE_COLUMNS, SHOT_COLUMNS, SORTIE_COLUMNS, RunResult
+from sim.results import DRONE_COLUMNS, SHOT_COLUMNS, SORTIE_COLUMNS, RunResult, TrackPaths
 from sim.scenario import Scenario
 from sim.world import KMH, World, build_world
 
@@ -179,6 +179,7 @@ class _ChunkResult:
     per_rep: dict[str, np.ndarray]
     moments: ClusterMoments
     tables: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None
+    paths: dict[int, TrackPaths] | None
 
 
 def _kernel_key(seed: int) -> np.uint64:
@@ -273,7 +274,29 @@ def _chunk_result(
     moments.add_groups(o, clusters)
     per_rep = {key: np.asarray(v, float) for key, v in replication_metrics(o).items()}
     tables = _tables(world, tp, out, shots, sorties, first_rep, keep) if keep > 0 else None
-    return _ChunkResult(per_rep=per_rep, moments=moments, tables=tables)
+    paths = _paths(sc, tp, out, first_rep, keep) if keep > 0 else None
+    return _ChunkResult(per_rep=per_rep, moments=moments, tables=tables, paths=paths)
+
+
+def _paths(
+    sc: Scene, tp: Tpl, out: dict[str, np.ndarray], first_rep: int, keep: int
+) -> dict[int, TrackPaths]:
+    """Flight paths of this chunk's first ``keep`` replications (their templates, shifted)."""
+    paths = {}
+    for r in range(keep):
+        tid, shift = out["tid"][r], out["launch"][r]
+        lo, hi = tp.bp_off[tid], tp.bp_off[tid + 1]
+        cnt = hi - lo
+        owner = np.repeat(np.arange(tid.size), cnt)
+        rows = np.repeat(lo - np.r_[0, np.cumsum(cnt)[:-1]], cnt) + np.arange(cnt.sum())
+        paths[first_rep + r] = TrackPaths(
+            wave=sc.wave_of.copy(),
+            offsets=np.r_[0, np.cumsum(cnt)],
+            bt=tp.bt[rows] + shift[owner],
+            bx=tp.bx[rows],
+            by=tp.by[rows],
+        )
+    return paths
 
 
 def _tables(
@@ -425,6 +448,7 @@ def run_vectorised(
     per_rep: dict[str, list[np.ndarray]] = {}
     moments = ClusterMoments()
     tables: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]] = []
+    paths: dict[int, TrackPaths] = {}
     done = 0
 
     def absorb(res: _ChunkResult, reps: int) -> None:
@@ -434,6 +458,8 @@ def run_vectorised(
         moments.merge(res.moments)
         if res.tables is not None:
             tables.append(res.tables)
+        if res.paths is not None:
+            paths.update(res.paths)
         done += reps
         if progress is not None:
             progress(done, replications)
@@ -488,4 +514,5 @@ def run_vectorised(
         wall_s=time.perf_counter() - started,
         world=world,
         per_replication=per_replication,
+        track_paths=paths,
     )

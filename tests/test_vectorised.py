@@ -334,3 +334,26 @@ def test_same_result_for_any_number_of_workers() -> None:
     assert a.summary == b.summary
     assert a.drones.equals(b.drones)
     assert a.per_replication.equals(b.per_replication)
+
+
+def test_map_and_geojson_show_the_tracks_the_engine_flew() -> None:
+    # The vectorised engine's drones fly pooled templates, not the seed's own tracks: the kept
+    # paths must be the flown ones, so every kill point lies at the end of its drone's path and
+    # every drone's path starts at its wave's launch point at its launch time.
+    r = sim.run(Scenario.model_validate(_doc(fighters=True)), replications=30, seed=6,
+                engine="vectorised")  # fmt: skip
+    assert r.track_paths is not None and set(r.track_paths) == set(range(30))
+    checked = 0
+    for k in range(30):
+        gj = r.tracks_geojson(k)
+        lines = {f["properties"]["drone"]: f["geometry"]["coordinates"]
+                 for f in gj["features"] if f["properties"]["kind"] == "track"}  # fmt: skip
+        for f in gj["features"]:
+            if f["properties"]["kind"] == "kill":
+                end = lines[f["properties"]["drone"]][-1]
+                assert end == pytest.approx(f["geometry"]["coordinates"], abs=1e-6)
+                checked += 1
+        paths = r.track_paths[k]
+        launch = r.drones[r.drones["replication"] == k]["launch_s"].to_numpy()
+        assert paths.bt[paths.offsets[:-1]] == pytest.approx(launch)
+    assert checked > 0
