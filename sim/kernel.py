@@ -181,37 +181,30 @@ def _reach_time(bp_off, bt, bx, by, d_tid, shift, end, t0, x0, y0, speed):
 
 
 # ------------------------------------------------------------------------------ plans
+BP_ARGS = "bp_off bt bx by win_off win_a win_b nb bat_x bat_y bat_speed"
+
+
 @numba.njit(cache=True, inline="always")
-def _battery_plan(tp, sc, d_tid, shift, end, alt, b, ready):
+def _battery_plan(bp_off, bt, bx, by, win_off, win_a, win_b, nb, bat_x, bat_y, bat_speed,
+                  d_tid, shift, end, alt, b, ready):  # fmt: skip
     """(fire, impact) of battery ``b``'s earliest impact in one of its windows after ``ready``,
     or (nan, nan)."""
-    tp_bp_off = tp.bp_off
-    tp_bt = tp.bt
-    tp_bx = tp.bx
-    tp_by = tp.by
-    tp_win_a = tp.win_a
-    tp_win_b = tp.win_b
-    tp_win_off = tp.win_off
-    sc_bat_speed = sc.bat_speed
-    sc_bat_x = sc.bat_x
-    sc_bat_y = sc.bat_y
-    sc_nb = sc.nb
-    key = d_tid * sc_nb + b
-    bx, by = sc_bat_x[b], sc_bat_y[b]
-    speed = sc_bat_speed[b]
+    key = d_tid * nb + b
+    sx, sy = bat_x[b], bat_y[b]
+    speed = bat_speed[b]
     h2 = alt * alt
-    for r in range(tp_win_off[key], tp_win_off[key + 1]):
-        a = tp_win_a[r] + shift
-        e = min(tp_win_b[r] + shift, end)
+    for r in range(win_off[key], win_off[key + 1]):
+        a = win_a[r] + shift
+        e = min(win_b[r] + shift, end)
         if e < ready:
             continue
         ti = max(a, ready)
-        px, py = _pos(tp_bp_off, tp_bt, tp_bx, tp_by, d_tid, shift, end, ti)
-        tof = math.sqrt((px - bx) ** 2 + (py - by) ** 2 + h2) / speed
-        for _ in range(8):
+        px, py = _pos(bp_off, bt, bx, by, d_tid, shift, end, ti)
+        tof = math.sqrt((px - sx) ** 2 + (py - sy) ** 2 + h2) / speed
+        for _ in range(8):  # fixed point of ti = max(a, ready + tof(ti)); a contraction
             nxt = max(a, ready + tof)
-            px, py = _pos(tp_bp_off, tp_bt, tp_bx, tp_by, d_tid, shift, end, nxt)
-            tof = math.sqrt((px - bx) ** 2 + (py - by) ** 2 + h2) / speed
+            px, py = _pos(bp_off, bt, bx, by, d_tid, shift, end, nxt)
+            tof = math.sqrt((px - sx) ** 2 + (py - sy) ** 2 + h2) / speed
             if abs(nxt - ti) < 1e-9:
                 break
             ti = nxt
@@ -222,68 +215,56 @@ def _battery_plan(tp, sc, d_tid, shift, end, alt, b, ready):
 
 
 @numba.njit(cache=True, inline="always")
-def _cheapest_slot(sc, j, rounds_row, alt):
-    sc_lo_w = sc.lo_w
-    sc_wpn_cost = sc.wpn_cost
-    sc_wpn_max_alt = sc.wpn_max_alt
-    sc_wpn_min_alt = sc.wpn_min_alt
+def _cheapest_slot(lo_w, wpn_cost, wpn_min_alt, wpn_max_alt, j, rounds_row, alt):
     best = -1
-    for s in range(sc_lo_w.shape[1]):
-        w = sc_lo_w[j, s]
+    for s in range(lo_w.shape[1]):
+        w = lo_w[j, s]
         if w < 0 or rounds_row[s] <= 0:
             continue
-        if sc_wpn_min_alt[w] <= alt <= sc_wpn_max_alt[w] and (
-            best < 0 or sc_wpn_cost[w] < sc_wpn_cost[sc_lo_w[j, best]]
+        if wpn_min_alt[w] <= alt <= wpn_max_alt[w] and (
+            best < 0 or wpn_cost[w] < wpn_cost[lo_w[j, best]]
         ):
             best = s
     return best
 
 
+FP_ARGS = (
+    "bp_off bt bx by al_off al_a al_b lo_w wpn_cost wpn_min_alt wpn_max_alt wpn_tof base_x "
+    "base_y base_speed base_endurance base_cost_s max_shots assess"
+)
+
+
 @numba.njit(cache=True, inline="always")
-def _fighter_plan(tp, sc, d_tid, shift, end, alt, j, rounds_row, t0, x0, y0, wheels_up):
+def _fighter_plan(bp_off, bt, bx, by, al_off, al_a, al_b, lo_w, wpn_cost, wpn_min_alt,
+                  wpn_max_alt, wpn_tof, base_x, base_y, base_speed, base_endurance, base_cost_s,
+                  max_shots, assess, d_tid, shift, end, alt, j, rounds_row, t0, x0, y0,
+                  wheels_up):  # fmt: skip
     """(fire, impact, cost) of a fighter of airbase ``j`` leaving (x0, y0) at t0, or nans."""
-    tp_al_a = tp.al_a
-    tp_al_b = tp.al_b
-    tp_al_off = tp.al_off
-    tp_bp_off = tp.bp_off
-    tp_bt = tp.bt
-    tp_bx = tp.bx
-    tp_by = tp.by
-    sc_assess = sc.assess
-    sc_base_cost_s = sc.base_cost_s
-    sc_base_endurance = sc.base_endurance
-    sc_base_speed = sc.base_speed
-    sc_base_x = sc.base_x
-    sc_base_y = sc.base_y
-    sc_lo_w = sc.lo_w
-    sc_max_shots = sc.max_shots
-    sc_wpn_cost = sc.wpn_cost
-    sc_wpn_tof = sc.wpn_tof
     nan = math.nan
-    s = _cheapest_slot(sc, j, rounds_row, alt)
-    if s < 0 or tp_al_off[d_tid + 1] == tp_al_off[d_tid]:
+    s = _cheapest_slot(lo_w, wpn_cost, wpn_min_alt, wpn_max_alt, j, rounds_row, alt)
+    if s < 0 or al_off[d_tid + 1] == al_off[d_tid]:
         return nan, nan, nan
-    w = sc_lo_w[j, s]
-    tof = sc_wpn_tof[w]
-    speed = sc_base_speed[j]
-    t_reach = _reach_time(tp_bp_off, tp_bt, tp_bx, tp_by, d_tid, shift, end, t0, x0, y0, speed)
+    w = lo_w[j, s]
+    tof = wpn_tof[w]
+    speed = base_speed[j]
+    t_reach = _reach_time(bp_off, bt, bx, by, d_tid, shift, end, t0, x0, y0, speed)
     if not math.isfinite(t_reach):
         return nan, nan, nan
-    for r in range(tp_al_off[d_tid], tp_al_off[d_tid + 1]):
-        a = tp_al_a[r] + shift
-        e = min(tp_al_b[r] + shift, end)
+    for r in range(al_off[d_tid], al_off[d_tid + 1]):
+        a = al_a[r] + shift
+        e = min(al_b[r] + shift, end)
         if e < a:
             continue
         impact = max(a, t_reach + tof)
         if impact <= e:
             fire = impact - tof
-            dx, dy = _pos(tp_bp_off, tp_bt, tp_bx, tp_by, d_tid, shift, end, impact)
-            home = _norm(dx - sc_base_x[j], dy - sc_base_y[j]) / speed
-            engagement = sc_max_shots * (tof + sc_assess)
-            if fire + engagement + home > wheels_up + sc_base_endurance[j]:
+            dx, dy = _pos(bp_off, bt, bx, by, d_tid, shift, end, impact)
+            home = _norm(dx - base_x[j], dy - base_y[j]) / speed
+            engagement = max_shots * (tof + assess)
+            if fire + engagement + home > wheels_up + base_endurance[j]:
                 return nan, nan, nan
             fly = fire - t0 + home + (t0 - wheels_up if t0 > wheels_up else 0.0)
-            return fire, impact, sc_wpn_cost[w] + sc_base_cost_s[j] * fly
+            return fire, impact, wpn_cost[w] + base_cost_s[j] * fly
     return nan, nan, nan
 
 
@@ -300,6 +281,13 @@ def run_chunk(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate
     wheels_up, landing, cost``; ``n_shots[0]`` / ``n_sorties[0]`` count the rows written.
     Returns False if a table ran out of room (the caller retries with more).
     """
+    sc_assess = sc.assess
+    sc_base_cost_s = sc.base_cost_s
+    sc_bat_speed = sc.bat_speed
+    sc_wpn_cost = sc.wpn_cost
+    sc_wpn_max_alt = sc.wpn_max_alt
+    sc_wpn_min_alt = sc.wpn_min_alt
+    sc_wpn_tof = sc.wpn_tof
     tp_bp_off = tp.bp_off
     tp_bt = tp.bt
     tp_bx = tp.bx
@@ -703,7 +691,23 @@ def run_chunk(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate
                             ):
                                 continue
                             _, imp = _battery_plan(
-                                tp, sc, t_i, shift[d], end[d], alt[d], b, now + sc_bat_reaction[b]
+                                tp_bp_off,
+                                tp_bt,
+                                tp_bx,
+                                tp_by,
+                                tp_win_off,
+                                tp_win_a,
+                                tp_win_b,
+                                sc_nb,
+                                sc_bat_x,
+                                sc_bat_y,
+                                sc_bat_speed,
+                                t_i,
+                                shift[d],
+                                end[d],
+                                alt[d],
+                                b,
+                                now + sc_bat_reaction[b],
                             )
                             if math.isnan(imp):
                                 continue
@@ -723,7 +727,12 @@ def run_chunk(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate
                                     continue
                                 if ac_state[a] == _IDLE:
                                     _, imp, cost = _fighter_plan(
-                                        tp, sc, t_i, shift[d], end[d], alt[d], j, rounds[a],
+                                        tp_bp_off, tp_bt, tp_bx, tp_by, tp_al_off, tp_al_a,
+                                        tp_al_b, sc_lo_w, sc_wpn_cost, sc_wpn_min_alt,
+                                        sc_wpn_max_alt, sc_wpn_tof, sc_base_x, sc_base_y,
+                                        sc_base_speed, sc_base_endurance, sc_base_cost_s,
+                                        sc_max_shots, sc_assess, t_i, shift[d], end[d], alt[d], j,
+                                        rounds[a],
                                         now, ac_x[a], ac_y[a], ac_up[a],
                                     )  # fmt: skip
                                     if not math.isnan(imp):
@@ -740,7 +749,11 @@ def run_chunk(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate
                                 a = first_ready
                                 t_up = now + sc_base_scramble[j]
                                 _, imp, cost = _fighter_plan(
-                                    tp, sc, t_i, shift[d], end[d], alt[d], j, rounds[a], t_up,
+                                    tp_bp_off, tp_bt, tp_bx, tp_by, tp_al_off, tp_al_a, tp_al_b,
+                                    sc_lo_w, sc_wpn_cost, sc_wpn_min_alt, sc_wpn_max_alt,
+                                    sc_wpn_tof, sc_base_x, sc_base_y, sc_base_speed,
+                                    sc_base_endurance, sc_base_cost_s, sc_max_shots, sc_assess,
+                                    t_i, shift[d], end[d], alt[d], j, rounds[a], t_up,
                                     sc_base_x[j], sc_base_y[j], t_up,
                                 )  # fmt: skip
                                 if not math.isnan(imp):
@@ -912,11 +925,22 @@ def _keys(policy, cost, impact, px, py, x, y):
     return _norm(px - x, py - y), impact  # nearest
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _battery_engage(tp, sc, d, b, now, tid, shift, end, alt, killed, kill_def, shots_at,
                     eng_end, eng_bat, bat_fire, bat_nfire, ch_first, ch_end, ch_n, state, rr,
                     shots, n_shots):  # fmt: skip
     """A whole battery engagement from its assignment at ``now``; its end becomes an event."""
+    sc_bat_speed = sc.bat_speed
+    sc_bat_x = sc.bat_x
+    sc_bat_y = sc.bat_y
+    sc_nb = sc.nb
+    tp_bp_off = tp.bp_off
+    tp_bt = tp.bt
+    tp_bx = tp.bx
+    tp_by = tp.by
+    tp_win_a = tp.win_a
+    tp_win_b = tp.win_b
+    tp_win_off = tp.win_off
     sc_assess = sc.assess
     sc_bat_cost = sc.bat_cost
     sc_bat_pk = sc.bat_pk
@@ -931,7 +955,25 @@ def _battery_engage(tp, sc, d, b, now, tid, shift, end, alt, killed, kill_def, s
     first_fire = math.nan
     w = sc_bat_wpn[b]
     while math.isnan(killed[d]) and t <= end[d] and n_shot < sc_max_shots:
-        fire, imp = _battery_plan(tp, sc, t_i, shift[d], end[d], alt[d], b, max(ready, t))
+        fire, imp = _battery_plan(
+            tp_bp_off,
+            tp_bt,
+            tp_bx,
+            tp_by,
+            tp_win_off,
+            tp_win_a,
+            tp_win_b,
+            sc_nb,
+            sc_bat_x,
+            sc_bat_y,
+            sc_bat_speed,
+            t_i,
+            shift[d],
+            end[d],
+            alt[d],
+            b,
+            max(ready, t),
+        )
         if math.isnan(imp):
             break
         if math.isnan(first_fire):
@@ -966,12 +1008,23 @@ def _battery_engage(tp, sc, d, b, now, tid, shift, end, alt, killed, kill_def, s
     return True
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _intercept(tp, sc, d, a, t0, x0, y0, tid, shift, end, alt, killed, kill_def, shots_at,
                ac_x, ac_y, ac_up, ac_t, ac_ev, ac_d, rounds, state, rr, shots,
                n_shots):  # fmt: skip
     """A whole intercept by aircraft ``a`` starting at ``t0`` from (x0, y0); its end becomes an
     event."""
+    sc_base_cost_s = sc.base_cost_s
+    sc_base_endurance = sc.base_endurance
+    sc_base_speed = sc.base_speed
+    sc_base_x = sc.base_x
+    sc_base_y = sc.base_y
+    sc_wpn_max_alt = sc.wpn_max_alt
+    sc_wpn_min_alt = sc.wpn_min_alt
+    sc_wpn_tof = sc.wpn_tof
+    tp_al_a = tp.al_a
+    tp_al_b = tp.al_b
+    tp_al_off = tp.al_off
     tp_bp_off = tp.bp_off
     tp_bt = tp.bt
     tp_bx = tp.bx
@@ -995,7 +1048,35 @@ def _intercept(tp, sc, d, a, t0, x0, y0, tid, shift, end, alt, killed, kill_def,
     acquired = False
     while math.isnan(killed[d]) and t <= end[d] and n_shot < sc_max_shots:
         fire, imp, _cost = _fighter_plan(
-            tp, sc, t_i, shift[d], end[d], alt[d], j, rounds[a], ready, x, y, ac_up[a]
+            tp_bp_off,
+            tp_bt,
+            tp_bx,
+            tp_by,
+            tp_al_off,
+            tp_al_a,
+            tp_al_b,
+            sc_lo_w,
+            sc_wpn_cost,
+            sc_wpn_min_alt,
+            sc_wpn_max_alt,
+            sc_wpn_tof,
+            sc_base_x,
+            sc_base_y,
+            sc_base_speed,
+            sc_base_endurance,
+            sc_base_cost_s,
+            sc_max_shots,
+            sc_assess,
+            t_i,
+            shift[d],
+            end[d],
+            alt[d],
+            j,
+            rounds[a],
+            ready,
+            x,
+            y,
+            ac_up[a],
         )
         if math.isnan(imp):
             break
@@ -1009,7 +1090,9 @@ def _intercept(tp, sc, d, a, t0, x0, y0, tid, shift, end, alt, killed, kill_def,
             if sc_base_pacq[j] < 1.0 and _uniform(state) >= sc_base_pacq[j]:
                 break
             acquired = True
-        s = _cheapest_slot(sc, j, rounds[a], alt[d])
+        s = _cheapest_slot(
+            sc_lo_w, sc_wpn_cost, sc_wpn_min_alt, sc_wpn_max_alt, j, rounds[a], alt[d]
+        )
         w = sc_lo_w[j, s]
         n_fire = 1 if sc_sls else min(sc_max_shots - n_shot, rounds[a, s])
         rounds[a, s] -= n_fire

@@ -342,7 +342,8 @@ def test_map_and_geojson_show_the_tracks_the_engine_flew() -> None:
     # every drone's path starts at its wave's launch point at its launch time.
     r = sim.run(Scenario.model_validate(_doc(fighters=True)), replications=30, seed=6,
                 engine="vectorised")  # fmt: skip
-    assert r.track_paths is not None and set(r.track_paths) == set(range(30))
+    assert r.track_paths is not None
+    assert set(r.track_paths) == set(range(30))
     checked = 0
     for k in range(30):
         gj = r.tracks_geojson(k)
