@@ -281,6 +281,79 @@ def run_chunk(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate
     wheels_up, landing, cost``; ``n_shots[0]`` / ``n_sorties[0]`` count the rows written.
     Returns False if a table ran out of room (the caller retries with more).
     """
+    # Scratch space, allocated once per chunk: the loop itself runs without the reference
+    # counting of numba's runtime (``_nrt=False``), which would cost more than the model.
+    n = sc.wave_of.size
+    nb = sc.nb
+    na = sc.na
+    n_ac = sc.ac_base.size
+    nd = nb + na
+    n_slots = sc.lo_w.shape[1]
+    tp_k = tp.k
+    cap_fire = n * sc.max_shots + 1
+    state = np.zeros(1, np.uint64)
+    # per-drone state
+    tid = np.empty(n, np.int64)
+    shift = np.empty(n)
+    end = np.empty(n)
+    alt = np.empty(n)
+    detect = np.empty(n)
+    killed = np.empty(n)
+    kill_def = np.empty(n, np.int64)
+    shots_at = np.zeros(n, np.int64)
+    in_pending = np.zeros(n, np.bool_)
+    plist = np.empty(n, np.int64)
+    snapshot = np.empty(n, np.int64)
+    tried = np.zeros((n, max(nd, 1)), np.bool_)
+    checked_k = np.empty(n, np.int64)
+    checked_t = np.empty(n)
+    eng_end = np.empty(n)
+    eng_bat = np.empty(n, np.int64)
+    barred = np.zeros((n, max(nb, 1)), np.bool_)
+    haswin = np.zeros((n, max(nb, 1)), np.bool_)
+    last_allowed = np.empty(n)
+    mark = np.full(pool_base.size * tp_k + 1, -1, np.int64)
+    order = np.empty(n, np.int64)
+    # defenders
+    last_freed = np.empty(max(nd, 1), np.int64)
+    committed = np.zeros(max(nb, 1), np.int64)
+    bat_fire = np.empty((max(nb, 1), cap_fire))
+    bat_nfire = np.zeros(max(nb, 1), np.int64)
+    ch_first = np.empty((max(nb, 1), n))
+    ch_end = np.empty((max(nb, 1), n))
+    ch_n = np.zeros(max(nb, 1), np.int64)
+    ac_state = np.empty(max(n_ac, 1), np.int64)
+    ac_x = np.empty(max(n_ac, 1))
+    ac_y = np.empty(max(n_ac, 1))
+    ac_up = np.empty(max(n_ac, 1))
+    ac_t = np.empty(max(n_ac, 1))
+    ac_ev = np.empty(max(n_ac, 1), np.int64)
+    ac_d = np.empty(max(n_ac, 1), np.int64)
+    rounds = np.empty((max(n_ac, 1), max(n_slots, 1)), np.int64)
+    oncall = np.zeros(max(na, 1), np.bool_)
+    only_mask = np.zeros(max(nb + na, 1), np.bool_)
+    cnt = np.zeros(4, np.int64)  # 0 pending count, 1 freed count, 2 c2 dead, 3 pending seq
+    return _run_chunk_core(
+        tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate_s, out_border,
+        out_detect, out_launch, out_tid, out_kill_def, out_shots_at, shots, n_shots, sorties,
+        n_sorties, flags, state, tid, shift, end, alt, detect, killed, kill_def, shots_at,
+        in_pending, plist, snapshot, tried, checked_k, checked_t, eng_end, eng_bat, barred,
+        haswin, last_allowed, mark, order, last_freed, committed, bat_fire, bat_nfire, ch_first,
+        ch_end, ch_n, ac_state, ac_x, ac_y, ac_up, ac_t, ac_ev, ac_d, rounds, oncall, only_mask,
+        cnt,
+    )  # fmt: skip
+
+
+@numba.njit(cache=True, _nrt=False)
+def _run_chunk_core(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate_s,
+                    out_border, out_detect, out_launch, out_tid, out_kill_def, out_shots_at,
+                    shots, n_shots, sorties, n_sorties, flags, state, tid, shift, end, alt,
+                    detect, killed, kill_def, shots_at, in_pending, plist, snapshot, tried,
+                    checked_k, checked_t, eng_end, eng_bat, barred, haswin, last_allowed, mark,
+                    order, last_freed, committed, bat_fire, bat_nfire, ch_first, ch_end, ch_n,
+                    ac_state, ac_x, ac_y, ac_up, ac_t, ac_ev, ac_d, rounds, oncall, only_mask,
+                    cnt):  # fmt: skip
+    """The replication loop of :func:`run_chunk`, on preallocated scratch arrays."""
     sc_assess = sc.assess
     sc_base_cost_s = sc.base_cost_s
     sc_bat_speed = sc.bat_speed
@@ -351,49 +424,6 @@ def run_chunk(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate
     nd = nb + na
     n_slots = sc_lo_w.shape[1]
     horizon = sc_horizon
-    state = np.zeros(1, np.uint64)
-    # per-drone state
-    tid = np.empty(n, np.int64)
-    shift = np.empty(n)
-    end = np.empty(n)
-    alt = np.empty(n)
-    detect = np.empty(n)
-    killed = np.empty(n)
-    kill_def = np.empty(n, np.int64)
-    shots_at = np.zeros(n, np.int64)
-    in_pending = np.zeros(n, np.bool_)
-    plist = np.empty(n, np.int64)
-    snapshot = np.empty(n, np.int64)
-    tried = np.zeros((n, max(nd, 1)), np.bool_)
-    checked_k = np.empty(n, np.int64)
-    checked_t = np.empty(n)
-    eng_end = np.empty(n)
-    eng_bat = np.empty(n, np.int64)
-    barred = np.zeros((n, max(nb, 1)), np.bool_)
-    haswin = np.zeros((n, max(nb, 1)), np.bool_)
-    last_allowed = np.empty(n)
-    mark = np.full(pool_base.size * tp_k + 1, -1, np.int64)
-    order = np.empty(n, np.int64)
-    # defenders
-    last_freed = np.empty(max(nd, 1), np.int64)
-    committed = np.zeros(max(nb, 1), np.int64)
-    cap_fire = n * sc_max_shots + 1
-    bat_fire = np.empty((max(nb, 1), cap_fire))
-    bat_nfire = np.zeros(max(nb, 1), np.int64)
-    ch_first = np.empty((max(nb, 1), n))
-    ch_end = np.empty((max(nb, 1), n))
-    ch_n = np.zeros(max(nb, 1), np.int64)
-    ac_state = np.empty(max(n_ac, 1), np.int64)
-    ac_x = np.empty(max(n_ac, 1))
-    ac_y = np.empty(max(n_ac, 1))
-    ac_up = np.empty(max(n_ac, 1))
-    ac_t = np.empty(max(n_ac, 1))
-    ac_ev = np.empty(max(n_ac, 1), np.int64)
-    ac_d = np.empty(max(n_ac, 1), np.int64)
-    rounds = np.empty((max(n_ac, 1), max(n_slots, 1)), np.int64)
-    oncall = np.zeros(max(na, 1), np.bool_)
-    only_mask = np.zeros(max(nb + na, 1), np.bool_)
-    cnt = np.zeros(4, np.int64)  # 0 pending count, 1 freed count, 2 c2 dead, 3 pending seq
 
     for rr in range(reps):
         rep = first_rep + rr
@@ -509,7 +539,15 @@ def run_chunk(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate
             if math.isfinite(detect[i]):
                 order[nd_det] = i
                 nd_det += 1
-        det_order = order[:nd_det][np.argsort(detect[order[:nd_det]], kind="mergesort")]
+        # stable insertion sort by detection time (few drones; no allocation)
+        for q in range(1, nd_det):
+            v = order[q]
+            k = q - 1
+            while k >= 0 and detect[order[k]] > detect[v]:
+                order[k + 1] = order[k]
+                k -= 1
+            order[k + 1] = v
+        det_order = order
         p_det = 0
 
         while True:
