@@ -43,6 +43,7 @@ from pyproj.crs.coordinate_operation import LambertConformalConic2SPConversion
 
 from sim._paths import seeds_dir
 from sim.errors import GeographyError
+from sim.gridindex import EdgeGrid, crossings
 
 __all__ = [
     "BUILTIN_TERRITORIES",
@@ -708,41 +709,19 @@ def geodesic_distance_m(
     return np.asarray(dist, dtype=np.float64).reshape(shape)
 
 
-def segment_geometries(
-    x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray
-) -> np.ndarray:
-    """Segments as shapely LineStrings (non-finite ones as empty geometries), for R-tree queries."""
-    finite = np.isfinite(x0) & np.isfinite(y0) & np.isfinite(x1) & np.isfinite(y1)
-    coords = np.stack(
-        [
-            np.stack([np.where(finite, x0, 0.0), np.where(finite, y0, 0.0)], axis=1),
-            np.stack([np.where(finite, x1, 0.0), np.where(finite, y1, 0.0)], axis=1),
-        ],
-        axis=1,
-    )
-    return shapely.linestrings(coords)
+_EDGE_GRIDS: dict[tuple[tuple[int, ...], int], EdgeGrid] = {}
 
 
-_EDGE_TREES: dict[tuple[tuple[int, ...], int], shapely.STRtree] = {}
-
-
-def _edge_tree(edges: np.ndarray) -> shapely.STRtree:
-    """An STRtree of the edges' bounding boxes, cached by the edges' content."""
+def _edge_grid(edges: np.ndarray) -> EdgeGrid:
+    """The grid index of ``edges``, cached by their content."""
     key = (edges.shape, hash(edges.tobytes()))
-    tree = _EDGE_TREES.get(key)
-    if tree is None:
-        if len(_EDGE_TREES) > 64:
-            _EDGE_TREES.clear()
-        tree = shapely.STRtree(
-            shapely.box(
-                np.minimum(edges[:, 0], edges[:, 2]),
-                np.minimum(edges[:, 1], edges[:, 3]),
-                np.maximum(edges[:, 0], edges[:, 2]),
-                np.maximum(edges[:, 1], edges[:, 3]),
-            )
-        )
-        _EDGE_TREES[key] = tree
-    return tree
+    grid = _EDGE_GRIDS.get(key)
+    if grid is None:
+        if len(_EDGE_GRIDS) > 64:
+            _EDGE_GRIDS.clear()
+        grid = EdgeGrid.build(edges)
+        _EDGE_GRIDS[key] = grid
+    return grid
 
 
 def segment_edge_crossings(
@@ -751,11 +730,8 @@ def segment_edge_crossings(
     x1: ArrayLike,
     y1: ArrayLike,
     edges: ArrayLike,
-    *,
-    max_bytes: int = 64 * 2**20,
-    segment_lines: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Every intersection of S segments with E edges, closed form and vectorised.
+    """Every intersection of S segments with E edges, closed form (compiled, :mod:`sim.gridindex`).
 
     Segment ``i`` runs from ``(x0[i], y0[i])`` to ``(x1[i], y1[i])``; with ``P + t r = Q + u s``
     for segment ``P + t r`` and edge ``Q + u s``, ``t = (Q-P) x s / (r x s)`` and
@@ -770,10 +746,6 @@ def segment_edge_crossings(
         Segment ends, metres (or any plane unit). Scalars give S = 1.
     edges : array_like of float, shape (E, 4)
         ``x0, y0, x1, y1`` per edge, e.g. :attr:`Territory.edges`.
-    max_bytes : int, keyword-only
-        Working-memory budget: candidate pairs are processed in chunks below it.
-    segment_lines : ndarray of shapely LineString, optional, keyword-only
-        :func:`segment_geometries` of the same segments, to reuse across several edge sets.
 
     Returns
     -------
@@ -797,41 +769,11 @@ def segment_edge_crossings(
     empty = np.empty(0, dtype=np.intp), np.empty(0, dtype=np.float64)
     if px.size == 0 or edges.shape[0] == 0:
         return empty
-    # Candidate pairs from an R-tree of the edges' boxes (built once per edge set): a drone
-    # segment hundreds of km long meets only the few edges near where it crosses.
-    tree = _edge_tree(edges)
-    finite = np.isfinite(px) & np.isfinite(py) & np.isfinite(qx) & np.isfinite(qy)
-    if segment_lines is None:
-        segment_lines = segment_geometries(px, py, qx, qy)
-    seg_idx, edge_idx = tree.query(segment_lines)
-    keep = finite[seg_idx]
-    seg_idx, edge_idx = seg_idx[keep], edge_idx[keep]
-    if seg_idx.size == 0:
+    # Candidate pairs from a uniform grid of the edges (built once per edge set): a drone segment
+    # hundreds of km long meets only the few edges in the cells it passes through.
+    segments, fractions = crossings(_edge_grid(edges), px, py, qx, qy)
+    if segments.size == 0:
         return empty
-    seg_parts, frac_parts = [], []
-    per = max(1, int(max_bytes) // (8 * 12))
-    for start in range(0, seg_idx.size, per):
-        i_s = seg_idx[start : start + per]
-        i_e = edge_idx[start : start + per]
-        ex, ey = edges[i_e, 0], edges[i_e, 1]
-        sx, sy = edges[i_e, 2] - ex, edges[i_e, 3] - ey
-        rxc, ryc = qx[i_s] - px[i_s], qy[i_s] - py[i_s]
-        dx, dy = ex - px[i_s], ey - py[i_s]
-        denom = rxc * sy - ryc * sx
-        t_num = dx * sy - dy * sx
-        u_num = dx * ryc - dy * rxc
-        # Compare numerators with |denom| instead of dividing every pair.
-        negative = denom < 0
-        t_num = np.where(negative, -t_num, t_num)
-        u_num = np.where(negative, -u_num, u_num)
-        denom = np.abs(denom)
-        hit = (denom > 0) & (t_num >= 0) & (t_num < denom) & (u_num >= 0) & (u_num < denom)
-        if hit.any():
-            seg_parts.append(i_s[hit])
-            frac_parts.append(np.minimum(t_num[hit] / denom[hit], 1.0))
-    if not seg_parts:
-        return empty
-    segments = np.concatenate(seg_parts).astype(np.intp, copy=False)
-    fractions = np.concatenate(frac_parts)
+    segments = segments.astype(np.intp, copy=False)
     order = np.lexsort((fractions, segments))
     return segments[order], fractions[order]

@@ -8,6 +8,7 @@ straight, constant-velocity motion: row ``k`` moves from ``(x0[k], y0[k])`` at `
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 __all__ = [
@@ -162,20 +163,27 @@ def merge_intervals(
     keys, starts, ends = keys[keep], starts[keep], ends[keep]
     if keys.size == 0:
         return keys, starts, ends
-    # Coverage count over sorted events: a run opens where the count leaves 0 and closes where it
-    # returns to 0. Each key's events sum to zero, so one global cumsum serves every key. Ends are
-    # pushed out by ``gap`` (and starts sort before ends at a tie) so that touching intervals join.
-    n = keys.size
-    ev_key = np.concatenate([keys, keys])
-    ev_t = np.concatenate([starts, ends + gap])
-    ev_kind = np.concatenate([np.zeros(n, np.int8), np.ones(n, np.int8)])
-    order = np.lexsort((ev_kind, ev_t, ev_key))
-    delta = np.where(ev_kind[order] == 0, 1, -1)
-    level = np.cumsum(delta)
-    before = level - delta
-    opens = (before == 0) & (delta == 1)
-    closes = level == 0
-    out_keys = ev_key[order][opens]
-    out_starts = ev_t[order][opens]
-    out_ends = ev_t[order][closes] - gap
-    return out_keys, out_starts, out_ends
+    # Sorted by key, then start, one pass joins each interval to the run before it when it starts
+    # no later than that run's end plus ``gap`` (compiled: a sequential scan).
+    order = np.lexsort((starts, keys))
+    keys, starts, ends = keys[order], starts[order], ends[order]
+    out_keys = np.empty_like(keys)
+    out_starts = np.empty_like(starts)
+    out_ends = np.empty_like(ends)
+    m = _merge_sorted(keys, starts, ends, float(gap), out_keys, out_starts, out_ends)
+    return out_keys[:m], out_starts[:m], out_ends[:m]
+
+
+@numba.njit(cache=True)
+def _merge_sorted(keys, starts, ends, gap, out_keys, out_starts, out_ends):  # fmt: skip
+    m = -1
+    for i in range(keys.size):
+        if m >= 0 and keys[i] == out_keys[m] and starts[i] <= out_ends[m] + gap:
+            if ends[i] > out_ends[m]:
+                out_ends[m] = ends[i]
+        else:
+            m += 1
+            out_keys[m] = keys[i]
+            out_starts[m] = starts[i]
+            out_ends[m] = ends[i]
+    return m + 1

@@ -228,13 +228,12 @@ def run(
             f"max_replications must be between 1 and {MAX_REPLICATIONS}, got {max_replications}"
         )
     if engine == "vectorised":
-        if until_ci is not None:
-            raise IncursionError("--until-ci works with --engine des only")
         from sim.vectorised import run_vectorised
 
         return run_vectorised(
-            scenario, replications=reps, seed=seed, workers=workers, progress=progress
-        )
+            scenario, replications=reps, seed=seed, workers=workers, progress=progress,
+            until_ci=until_ci, max_replications=max_replications,
+        )  # fmt: skip
     started = time.perf_counter()
     world = build_world(scenario)
     n_workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))

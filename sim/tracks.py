@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.geo import geodesic_distance_m, segment_edge_crossings, segment_geometries
+from sim.geo import geodesic_distance_m, segment_edge_crossings
 from sim.intervals import circle_pairs, circle_windows, circle_windows_pairs, merge_intervals
 from sim.world import World
 
@@ -362,9 +362,8 @@ def _pieces(world: World, seg: Segments) -> dict[str, np.ndarray]:
     parts_f = [np.zeros(len(seg)), np.ones(len(seg))]
     roe_regions = [world.roe_inner] if world.roe_inner is not None else []
     roe_regions += world.roe_nofire_polygons
-    lines = segment_geometries(seg.x0, seg.y0, seg.x1, seg.y1)
     for edges in (world.territory.edges, *(r.edges for r in roe_regions)):
-        si, fr = segment_edge_crossings(seg.x0, seg.y0, seg.x1, seg.y1, edges, segment_lines=lines)
+        si, fr = segment_edge_crossings(seg.x0, seg.y0, seg.x1, seg.y1, edges)
         parts_i.append(si)
         parts_f.append(fr)
     if world.nofire_r.size:

@@ -54,7 +54,14 @@ import pandas as pd
 from sim import kernel
 from sim.errors import IncursionError
 from sim.kernel import Scene, Tpl
-from sim.metrics import FATES, ClusterMoments, Outcomes, replication_metrics, summary_from_parts
+from sim.metrics import (
+    FATES,
+    ClusterMoments,
+    Outcomes,
+    replication_metrics,
+    summarize,
+    summary_from_parts,
+)
 from sim.pools import build_pool, position
 from sim.results import DRONE_COLUMNS, SHOT_COLUMNS, SORTIE_COLUMNS, RunResult, TrackPaths
 from sim.scenario import Scenario
@@ -408,6 +415,8 @@ def run_vectorised(
     templates: int | None = None,
     workers: int | None = 1,
     progress: Callable[[int, int], None] | None = None,
+    until_ci: float | None = None,
+    max_replications: int = 10_000,
 ) -> RunResult:
     """Run ``replications`` of a scenario with the vectorised engine (see the module docstring).
 
@@ -420,6 +429,10 @@ def run_vectorised(
     workers : int or None
         Processes for the chunks (``None``: every core). Chunks have their own streams and are
         combined in order, so the result is the same for any number.
+    until_ci : float, optional
+        Keep adding batches of ``replications`` (clusters of the first batch's size) until the
+        95 % interval of the cost-exchange ratio is narrower than this fraction of its mean, or
+        ``max_replications`` is reached; ``RunResult.stop_reason`` says which.
 
     Raises
     ------
@@ -441,18 +454,15 @@ def run_vectorised(
         raise IncursionError(
             f"templates must be at least the largest wave's drone count ({max_count}), got {k}"
         )
-    firsts = np.r_[0, np.cumsum(sizes)[:-1]].astype(int).tolist()
-    keeps = [max(0, min(s, TABLE_REPLICATIONS - f)) for f, s in zip(firsts, sizes, strict=True)]
+    total = replications if until_ci is None else max(replications, max_replications)
     n_workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
-    n_workers = min(n_workers, len(sizes))
     per_rep: dict[str, list[np.ndarray]] = {}
     moments = ClusterMoments()
     tables: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]] = []
     paths: dict[int, TrackPaths] = {}
-    done = 0
+    chunk_sizes: list[int] = []
 
     def absorb(res: _ChunkResult, reps: int) -> None:
-        nonlocal done
         for key, values in res.per_rep.items():
             per_rep.setdefault(key, []).append(values)
         moments.merge(res.moments)
@@ -460,28 +470,59 @@ def run_vectorised(
             tables.append(res.tables)
         if res.paths is not None:
             paths.update(res.paths)
-        done += reps
+        chunk_sizes.append(reps)
         if progress is not None:
-            progress(done, replications)
+            progress(sum(chunk_sizes), total)
 
-    jobs = list(zip(range(len(sizes)), firsts, sizes, keeps, strict=True))
-    if n_workers == 1:
-        for i, first, reps, keep in jobs:
-            absorb(_chunk_result(world, sc, seed, i, first, reps, k, keep), reps)
-    else:
-        pool = ProcessPoolExecutor(max_workers=n_workers)
+    def run_batch(batch: list[int]) -> None:
+        first_chunk, first_rep = len(chunk_sizes), sum(chunk_sizes)
+        firsts = (first_rep + np.r_[0, np.cumsum(batch)[:-1]]).astype(int).tolist()
+        jobs = [
+            (first_chunk + j, f, r, max(0, min(r, TABLE_REPLICATIONS - f)))
+            for j, (f, r) in enumerate(zip(firsts, batch, strict=True))
+        ]
+        n_proc = min(n_workers, len(jobs))
+        if n_proc == 1:
+            for i, first, reps, keep in jobs:
+                absorb(_chunk_result(world, sc, seed, i, first, reps, k, keep), reps)
+            return
+        pool = ProcessPoolExecutor(max_workers=n_proc)
         try:
             futures = [
                 pool.submit(_chunk_task, scenario, seed, i, first, reps, k, keep)
                 for i, first, reps, keep in jobs
             ]
-            for fut, reps in zip(futures, sizes, strict=True):  # in order: same result always
+            for fut, reps in zip(futures, batch, strict=True):  # in order: same result always
                 absorb(fut.result(), reps)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown()
-    clusters = np.repeat(np.arange(len(sizes)), sizes)
+
+    run_batch(sizes)
+    stop_reason = "replications"
+    if until_ci is not None:
+        size = sizes[0]
+        while True:
+            cer = np.concatenate(per_rep["cost_exchange_ratio"])
+            clusters = np.repeat(np.arange(len(chunk_sizes)), chunk_sizes)
+            s = summarize(cer, kind="ratio", rng_seed=seed, clusters=clusters)
+            lo, hi = s["ci95"]
+            width = (hi - lo) / abs(s["mean"]) if s["mean"] and np.isfinite(hi - lo) else np.inf
+            done = len(cer)
+            if width < until_ci:
+                stop_reason = f"ci: 95 % interval width {width:.2%} of the mean < {until_ci:.2%}"
+                break
+            if done >= max_replications:
+                stop_reason = (
+                    f"max_replications: {max_replications} reached with interval width "
+                    f"{width:.2%} of the mean"
+                )
+                break
+            more = min(replications, max_replications - done)
+            run_batch([min(size, more - j) for j in range(0, more, size)])
+    n_run = sum(chunk_sizes)
+    clusters = np.repeat(np.arange(len(chunk_sizes)), chunk_sizes)
     metrics = {key: np.concatenate(v) for key, v in per_rep.items()}
     summary = summary_from_parts(
         scenario=scenario.name,
@@ -493,11 +534,9 @@ def run_vectorised(
         defender_names=world.defender_names,
         clusters=clusters,
     )
-    summary["clusters"] = len(sizes)
+    summary["clusters"] = len(chunk_sizes)
     summary["templates_per_wave"] = k
-    per_replication = pd.DataFrame(
-        {"replication": np.arange(replications), "cluster": clusters} | metrics
-    )
+    per_replication = pd.DataFrame({"replication": np.arange(n_run), "cluster": clusters} | metrics)
     drones, shots, sorties = (
         pd.concat([t[i] for t in tables], ignore_index=True) for i in range(3)
     )
@@ -512,6 +551,7 @@ def run_vectorised(
         replication_seeds=[],
         events=0,
         wall_s=time.perf_counter() - started,
+        stop_reason=stop_reason,
         world=world,
         per_replication=per_replication,
         track_paths=paths,

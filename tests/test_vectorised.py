@@ -358,3 +358,20 @@ def test_map_and_geojson_show_the_tracks_the_engine_flew() -> None:
         launch = r.drones[r.drones["replication"] == k]["launch_s"].to_numpy()
         assert paths.bt[paths.offsets[:-1]] == pytest.approx(launch)
     assert checked > 0
+
+
+def test_until_ci_adds_clusters_until_the_interval_is_narrow() -> None:
+    s = Scenario.model_validate(_doc(fighters=True, count=4))
+    wide = sim.run(s, replications=64, seed=3, engine="vectorised", until_ci=1e-6,
+                   max_replications=256)  # fmt: skip
+    assert wide.stop_reason.startswith("max_replications")
+    assert wide.replications == 256
+    assert wide.summary["clusters"] == 128  # batches of 32 clusters of 2
+    narrow = sim.run(s, replications=64, seed=3, engine="vectorised", until_ci=0.5,
+                     max_replications=100_000)  # fmt: skip
+    assert narrow.stop_reason.startswith("ci")
+    m = narrow.summary["metrics"]["cost_exchange_ratio"]
+    assert (m["ci95"][1] - m["ci95"][0]) / m["mean"] < 0.5
+    again = sim.run(s, replications=64, seed=3, engine="vectorised", until_ci=0.5,
+                    max_replications=100_000)  # fmt: skip
+    assert again.summary == narrow.summary

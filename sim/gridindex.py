@@ -1,0 +1,144 @@
+"""A uniform-grid index of polygon edges and the compiled search for segment/edge crossings.
+
+Tracks are long segments (tens to hundreds of km) and a border is thousands of short edges.
+Each edge is filed in the grid cells its bounding box touches; a segment visits only the cells
+it passes through (column by column, the y-range of the segment inside each column), gathers
+the edges filed there once each, and tests them with the same closed form as
+:func:`sim.geo.segment_edge_crossings` documents. The cells are a prefilter: they can only add
+candidates, never drop a crossing, so the result is that of testing every pair.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+__all__ = ["EdgeGrid", "crossings"]
+
+
+@dataclass(frozen=True)
+class EdgeGrid:
+    """Edges ``(E, 4)`` filed by cell: cell ``c`` holds ``edge[off[c]:off[c + 1]]``."""
+
+    edges: np.ndarray
+    x0: float
+    y0: float
+    h: float
+    nx: int
+    ny: int
+    off: np.ndarray
+    edge: np.ndarray
+
+    @classmethod
+    def build(cls, edges: np.ndarray) -> EdgeGrid:
+        """A grid of about one cell per edge over the edges' bounding box."""
+        edges = np.ascontiguousarray(edges, dtype=np.float64)
+        xs = np.r_[edges[:, 0], edges[:, 2]]
+        ys = np.r_[edges[:, 1], edges[:, 3]]
+        x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
+        span = max(x1 - x0, y1 - y0, 1.0)
+        h = max(math.sqrt(max((x1 - x0) * (y1 - y0), 1.0) / max(len(edges), 1)), span / 4096)
+        nx = int((x1 - x0) // h) + 1
+        ny = int((y1 - y0) // h) + 1
+        ex0 = np.minimum(edges[:, 0], edges[:, 2])
+        ex1 = np.maximum(edges[:, 0], edges[:, 2])
+        ey0 = np.minimum(edges[:, 1], edges[:, 3])
+        ey1 = np.maximum(edges[:, 1], edges[:, 3])
+        cx0 = np.clip(((ex0 - x0) // h).astype(np.int64), 0, nx - 1)
+        cx1 = np.clip(((ex1 - x0) // h).astype(np.int64), 0, nx - 1)
+        cy0 = np.clip(((ey0 - y0) // h).astype(np.int64), 0, ny - 1)
+        cy1 = np.clip(((ey1 - y0) // h).astype(np.int64), 0, ny - 1)
+        cells, owners = [], []
+        for e in range(len(edges)):
+            gx, gy = np.meshgrid(np.arange(cx0[e], cx1[e] + 1), np.arange(cy0[e], cy1[e] + 1))
+            c = (gy * nx + gx).ravel()
+            cells.append(c)
+            owners.append(np.full(c.size, e))
+        cell = np.concatenate(cells) if cells else np.empty(0, np.int64)
+        owner = np.concatenate(owners) if owners else np.empty(0, np.int64)
+        order = np.argsort(cell, kind="stable")
+        off = np.searchsorted(cell[order], np.arange(nx * ny + 1)).astype(np.int64)
+        return cls(
+            edges, float(x0), float(y0), float(h), nx, ny, off, owner[order].astype(np.int64)
+        )
+
+
+def crossings(
+    grid: EdgeGrid, px: np.ndarray, py: np.ndarray, qx: np.ndarray, qy: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(segment index, fraction along it) of every segment/edge crossing, unsorted."""
+    room = max(16, 2 * px.size)
+    while True:
+        seg = np.empty(room, np.int64)
+        frac = np.empty(room)
+        k = _search(
+            grid.edges, grid.x0, grid.y0, grid.h, grid.nx, grid.ny, grid.off, grid.edge,
+            px, py, qx, qy, seg, frac,
+        )  # fmt: skip
+        if k >= 0:
+            return seg[:k], frac[:k]
+        room *= 4
+
+
+@numba.njit(cache=True)
+def _search(edges, gx0, gy0, h, nx, ny, off, edge, px, py, qx, qy, out_seg, out_frac):  # fmt: skip
+    """Fill ``out_*`` and return the count, or -1 if they are too small."""
+    seen = np.full(edges.shape[0], -1, np.int64)
+    k = 0
+    for i in range(px.size):
+        ax, ay, bx, by = px[i], py[i], qx[i], qy[i]
+        if not (
+            math.isfinite(ax) and math.isfinite(ay) and math.isfinite(bx) and math.isfinite(by)
+        ):
+            continue
+        lo_x, hi_x = min(ax, bx), max(ax, bx)
+        c0 = math.floor((lo_x - gx0) / h)
+        c1 = math.floor((hi_x - gx0) / h)
+        if c1 < 0 or c0 >= nx:
+            continue
+        c0 = max(c0, 0)
+        c1 = min(c1, nx - 1)
+        rxc, ryc = bx - ax, by - ay
+        for cx in range(c0, c1 + 1):
+            # the segment's y-range inside this column
+            xa = max(lo_x, gx0 + cx * h)
+            xb = min(hi_x, gx0 + (cx + 1) * h)
+            if rxc != 0.0:
+                ya = ay + (xa - ax) / rxc * ryc
+                yb = ay + (xb - ax) / rxc * ryc
+            else:
+                ya, yb = ay, by
+            lo_y, hi_y = min(ya, yb), max(ya, yb)
+            r0 = math.floor((lo_y - gy0) / h) - 1  # one cell of slack for rounding
+            r1 = math.floor((hi_y - gy0) / h) + 1
+            if r1 < 0 or r0 >= ny:
+                continue
+            r0 = max(r0, 0)
+            r1 = min(r1, ny - 1)
+            for cy in range(r0, r1 + 1):
+                c = cy * nx + cx
+                for q in range(off[c], off[c + 1]):
+                    e = edge[q]
+                    if seen[e] == i:
+                        continue
+                    seen[e] = i
+                    ex, ey = edges[e, 0], edges[e, 1]
+                    sx, sy = edges[e, 2] - ex, edges[e, 3] - ey
+                    dx, dy = ex - ax, ey - ay
+                    denom = rxc * sy - ryc * sx
+                    t_num = dx * sy - dy * sx
+                    u_num = dx * ryc - dy * rxc
+                    if denom < 0:
+                        t_num = -t_num
+                        u_num = -u_num
+                        denom = -denom
+                    if denom > 0 and 0 <= t_num < denom and 0 <= u_num < denom:
+                        if k >= out_seg.size:
+                            return -1
+                        out_seg[k] = i
+                        out_frac[k] = min(t_num / denom, 1.0)
+                        k += 1
+    return k
