@@ -34,11 +34,9 @@ from collections import namedtuple
 import numba
 import numpy as np
 
-__all__ = ["C2_CYCLE_S", "FLAG_CHANNELS", "FLAG_RAN_OUT", "Scene", "Tpl", "run_chunk"]
+__all__ = ["C2_CYCLE_S", "Scene", "Tpl", "run_chunk"]
 
 C2_CYCLE_S = 60.0
-FLAG_RAN_OUT = 1
-FLAG_CHANNELS = 2
 
 # Fate and end-reason codes shared with sim.metrics.FATES and sim.tracks.END_*.
 _DESTROYED, _LEAKED, _CRASHED, _EXITED, _AIRBORNE = 0, 1, 2, 3, 4
@@ -46,6 +44,9 @@ _END_LEAKED, _END_EW_LOST, _END_CRASHED, _END_EXITED, _END_HORIZON = 0, 1, 2, 3,
 
 # aircraft states and pending events
 _READY, _BUSY, _IDLE, _AWAY = 0, 1, 2, 3
+# battery engagement states: resume the loop at eng_wake, an impact at eng_wake, waiting for a
+# channel, waiting for the magazine to refill
+_E_NONE, _E_STEP, _E_IMPACT, _E_CHANNEL, _E_RELOAD = 0, 1, 2, 3, 4
 _EV_NONE, _EV_INTERCEPT_OVER, _EV_DEADLINE, _EV_LANDING, _EV_READY = 0, 1, 2, 3, 4
 
 Tpl = namedtuple(
@@ -57,7 +58,8 @@ Scene = namedtuple(
     "Scene",
     "horizon max_shots sls assess policy wave_of win_lo win_hi sen_active sen_scan sen_p "
     "nb bat_x bat_y bat_speed bat_pk bat_cost bat_wpn bat_reaction bat_cap bat_channels "
-    "bat_reload bat_defended na base_x base_y base_speed base_endurance base_cost_s base_cost_h "
+    "bat_reload bat_reload_s bat_defended na base_x base_y base_speed base_endurance base_cost_s "
+    "base_cost_h "
     "base_scramble base_turn base_pacq ac_base ac_num lo_w lo_n wpn_cost wpn_pk wpn_tof "
     "wpn_min_alt wpn_max_alt",
 )
@@ -272,7 +274,7 @@ def _fighter_plan(bp_off, bt, bx, by, al_off, al_a, al_b, lo_w, wpn_cost, wpn_mi
 @numba.njit(cache=True)
 def run_chunk(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate_s, out_border,
               out_detect, out_launch, out_tid, out_kill_def, out_shots_at, shots, n_shots,
-              sorties, n_sorties, flags):  # fmt: skip
+              sorties, n_sorties):  # fmt: skip
     """Run replications ``first_rep .. first_rep + reps - 1`` (global indices, for the streams).
 
     ``pool_base[w]`` is the first template id of wave ``w``'s pool (``tp.k`` templates each).
@@ -290,7 +292,6 @@ def run_chunk(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate
     nd = nb + na
     n_slots = sc.lo_w.shape[1]
     tp_k = tp.k
-    cap_fire = n * sc.max_shots + 1
     state = np.zeros(1, np.uint64)
     # per-drone state
     tid = np.empty(n, np.int64)
@@ -307,8 +308,14 @@ def run_chunk(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate
     tried = np.zeros((n, max(nd, 1)), np.bool_)
     checked_k = np.empty(n, np.int64)
     checked_t = np.empty(n)
-    eng_end = np.empty(n)
+    eng_wake = np.empty(n)
     eng_bat = np.empty(n, np.int64)
+    eng_state = np.empty(n, np.int64)
+    eng_ready = np.empty(n)
+    eng_shots = np.empty(n, np.int64)
+    eng_nfire = np.empty(n, np.int64)
+    eng_fire_t = np.empty(n)
+    eng_chan = np.empty(n, np.bool_)
     barred = np.zeros((n, max(nb, 1)), np.bool_)
     haswin = np.zeros((n, max(nb, 1)), np.bool_)
     last_allowed = np.empty(n)
@@ -317,11 +324,12 @@ def run_chunk(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate
     # defenders
     last_freed = np.empty(max(nd, 1), np.int64)
     committed = np.zeros(max(nb, 1), np.int64)
-    bat_fire = np.empty((max(nb, 1), cap_fire))
-    bat_nfire = np.zeros(max(nb, 1), np.int64)
-    ch_first = np.empty((max(nb, 1), n))
-    ch_end = np.empty((max(nb, 1), n))
-    ch_n = np.zeros(max(nb, 1), np.int64)
+    mag = np.zeros(max(nb, 1), np.int64)
+    ch_used = np.zeros(max(nb, 1), np.int64)
+    reload_at = np.empty(max(nb, 1))
+    chq = np.empty((max(nb, 1), max(n, 1)), np.int64)
+    chq_h = np.zeros(max(nb, 1), np.int64)
+    chq_t = np.zeros(max(nb, 1), np.int64)
     ac_state = np.empty(max(n_ac, 1), np.int64)
     ac_x = np.empty(max(n_ac, 1))
     ac_y = np.empty(max(n_ac, 1))
@@ -336,24 +344,29 @@ def run_chunk(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate
     return _run_chunk_core(
         tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate_s, out_border,
         out_detect, out_launch, out_tid, out_kill_def, out_shots_at, shots, n_shots, sorties,
-        n_sorties, flags, state, tid, shift, end, alt, detect, killed, kill_def, shots_at,
-        in_pending, plist, snapshot, tried, checked_k, checked_t, eng_end, eng_bat, barred,
-        haswin, last_allowed, mark, order, last_freed, committed, bat_fire, bat_nfire, ch_first,
-        ch_end, ch_n, ac_state, ac_x, ac_y, ac_up, ac_t, ac_ev, ac_d, rounds, oncall, only_mask,
-        cnt,
+        n_sorties, state, tid, shift, end, alt, detect, killed, kill_def, shots_at, in_pending,
+        plist, snapshot, tried, checked_k, checked_t, eng_wake, eng_bat, eng_state, eng_ready,
+        eng_shots, eng_nfire, eng_fire_t, eng_chan, barred, haswin, last_allowed, mark, order,
+        last_freed, committed, mag, ch_used, reload_at, chq, chq_h, chq_t, ac_state, ac_x, ac_y,
+        ac_up, ac_t, ac_ev, ac_d, rounds, oncall, only_mask, cnt,
     )  # fmt: skip
 
 
 @numba.njit(cache=True, _nrt=False)
-def _run_chunk_core(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate_s,
-                    out_border, out_detect, out_launch, out_tid, out_kill_def, out_shots_at,
-                    shots, n_shots, sorties, n_sorties, flags, state, tid, shift, end, alt,
-                    detect, killed, kill_def, shots_at, in_pending, plist, snapshot, tried,
-                    checked_k, checked_t, eng_end, eng_bat, barred, haswin, last_allowed, mark,
-                    order, last_freed, committed, bat_fire, bat_nfire, ch_first, ch_end, ch_n,
-                    ac_state, ac_x, ac_y, ac_up, ac_t, ac_ev, ac_d, rounds, oncall, only_mask,
-                    cnt):  # fmt: skip
+def _run_chunk_core(
+    tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate_s, out_border, out_detect,
+    out_launch, out_tid, out_kill_def, out_shots_at, shots, n_shots, sorties, n_sorties, state,
+    tid, shift, end, alt, detect, killed, kill_def, shots_at, in_pending, plist, snapshot, tried,
+    checked_k, checked_t, eng_wake, eng_bat, eng_state, eng_ready, eng_shots, eng_nfire,
+    eng_fire_t, eng_chan, barred, haswin, last_allowed, mark, order, last_freed, committed, mag,
+    ch_used, reload_at, chq, chq_h, chq_t, ac_state, ac_x, ac_y, ac_up, ac_t, ac_ev, ac_d, rounds,
+    oncall, only_mask, cnt,
+):  # fmt: skip
     """The replication loop of :func:`run_chunk`, on preallocated scratch arrays."""
+    sc_bat_pk = sc.bat_pk
+    sc_bat_wpn = sc.bat_wpn
+    sc_sls = sc.sls
+    sc_bat_reload_s = sc.bat_reload_s
     sc_assess = sc.assess
     sc_base_cost_s = sc.base_cost_s
     sc_bat_speed = sc.bat_speed
@@ -514,12 +527,18 @@ def _run_chunk_core(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, ou
         tried[:, :] = False
         checked_k[:] = -1
         checked_t[:] = 0.0
-        eng_end[:] = math.inf
+        eng_wake[:] = math.inf
         eng_bat[:] = -1
+        eng_state[:] = _E_NONE
+        eng_chan[:] = False
         last_freed[:] = -1
         committed[:] = 0
-        bat_nfire[:] = 0
-        ch_n[:] = 0
+        ch_used[:] = 0
+        chq_h[:] = 0
+        chq_t[:] = 0
+        for b in range(nb):
+            mag[b] = sc_bat_cap[b]
+            reload_at[b] = math.inf
         for a in range(n_ac):
             ac_state[a] = _READY
             jb = sc_ac_base[a]
@@ -555,16 +574,22 @@ def _run_chunk_core(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, ou
             i_eng = -1
             t_eng = math.inf
             for i in range(n):
-                if eng_bat[i] >= 0 and eng_end[i] < t_eng:
-                    t_eng = eng_end[i]
+                if eng_wake[i] < t_eng:
+                    t_eng = eng_wake[i]
                     i_eng = i
+            b_rel = -1
+            t_rel = math.inf
+            for b in range(nb):
+                if reload_at[b] < t_rel:
+                    t_rel = reload_at[b]
+                    b_rel = b
             a_ev = -1
             t_ac = math.inf
             for a in range(n_ac):
                 if ac_ev[a] != _EV_NONE and ac_t[a] < t_ac:
                     t_ac = ac_t[a]
                     a_ev = a
-            now = min(t_det, t_eng, t_ac, tick_t)
+            now = min(t_det, t_eng, t_rel, t_ac, tick_t)
             if now == math.inf:
                 break
             do_assign = False
@@ -580,21 +605,108 @@ def _run_chunk_core(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, ou
                     assign_who = d
                     do_assign = True
             elif t_eng == now:
+                # A battery engagement resumes: the loop of Simulation._battery_engage.
                 d = i_eng
                 b = eng_bat[d]
-                eng_bat[d] = -1
-                eng_end[d] = math.inf
-                if _magazine(sc_bat_cap[b], b, now, bat_fire, bat_nfire) - committed[b] <= 0:
-                    _freed(b, last_freed, cnt)
-                committed[b] -= 1
-                if math.isnan(killed[d]) and now <= end[d]:
-                    _pending_add(d, in_pending, plist, cnt)
-                    checked_k[d] = -1
-                    if c2_idle and na > 0 and cnt[2] == 0:
-                        tick_t, c2_idle = _wake(now, horizon, cnt)
-                if cnt[0] > 0:
-                    assign_who = -1
-                    do_assign = True
+                eng_wake[d] = math.inf
+                finished = False
+                if eng_state[d] == _E_IMPACT:
+                    k_n = eng_nfire[d]
+                    eng_shots[d] += k_n
+                    for _ in range(k_n):
+                        hit = _uniform(state) < sc_bat_pk[b]
+                        live = hit and math.isnan(killed[d]) and now <= end[d]
+                        if not _record_shot(
+                            shots, n_shots, rr, d, b, sc_bat_wpn[b], live, eng_fire_t[d], now,
+                            sc_bat_cost[b],
+                        ):  # fmt: skip
+                            return False
+                        shots_at[d] += 1
+                        if live:
+                            killed[d] = now
+                            kill_def[d] = b
+                    if math.isnan(killed[d]):
+                        eng_ready[d] = now + sc_assess
+                    else:
+                        finished = True
+                while not finished:
+                    if not (math.isnan(killed[d]) and now <= end[d]) or (
+                        eng_shots[d] >= sc_max_shots
+                    ):
+                        finished = True
+                        break
+                    fire, imp = _battery_plan(
+                        tp_bp_off, tp_bt, tp_bx, tp_by, tp_win_off, tp_win_a, tp_win_b, sc_nb,
+                        sc_bat_x, sc_bat_y, sc_bat_speed, tid[d], shift[d], end[d], alt[d], b,
+                        max(eng_ready[d], now),
+                    )  # fmt: skip
+                    if math.isnan(imp):
+                        finished = True
+                        break
+                    if fire > now + 1e-9:
+                        eng_state[d] = _E_STEP
+                        eng_wake[d] = fire
+                        break
+                    if not eng_chan[d]:
+                        if ch_used[b] < sc_bat_channels[b]:
+                            ch_used[b] += 1
+                            eng_chan[d] = True
+                            continue
+                        chq[b, chq_t[b]] = d  # wait for a channel, first come first served
+                        chq_t[b] += 1
+                        eng_state[d] = _E_CHANNEL
+                        break
+                    if mag[b] == 0:
+                        if reload_at[b] < math.inf:
+                            eng_state[d] = _E_RELOAD
+                        else:
+                            finished = True
+                        break
+                    n_fire = 1 if sc_sls else min(sc_max_shots - eng_shots[d], mag[b])
+                    mag[b] -= n_fire
+                    if mag[b] == 0 and sc_bat_reload[b]:
+                        reload_at[b] = now + sc_bat_reload_s[b]
+                    eng_nfire[d] = n_fire
+                    eng_fire_t[d] = now
+                    eng_state[d] = _E_IMPACT
+                    eng_wake[d] = imp
+                    break
+                if finished:
+                    if mag[b] - committed[b] <= 0:
+                        _freed(b, last_freed, cnt)  # it was fully committed: now it can take one
+                    committed[b] -= 1
+                    if eng_chan[d]:
+                        eng_chan[d] = False
+                        ch_used[b] -= 1
+                        if chq_h[b] < chq_t[b]:
+                            d2 = chq[b, chq_h[b]]
+                            chq_h[b] += 1
+                            eng_chan[d2] = True
+                            ch_used[b] += 1
+                            eng_state[d2] = _E_STEP
+                            eng_wake[d2] = now
+                    eng_state[d] = _E_NONE
+                    eng_bat[d] = -1
+                    if math.isnan(killed[d]) and now <= end[d]:
+                        _pending_add(d, in_pending, plist, cnt)
+                        checked_k[d] = -1
+                        if c2_idle and na > 0 and cnt[2] == 0:
+                            tick_t, c2_idle = _wake(now, horizon, cnt)
+                    if cnt[0] > 0:
+                        assign_who = -1
+                        do_assign = True
+            elif t_rel == now:
+                # A magazine refilled: waiting engagements go on, C2 looks again.
+                b = b_rel
+                reload_at[b] = math.inf
+                mag[b] = sc_bat_cap[b]
+                _freed(b, last_freed, cnt)
+                for d in range(n):
+                    if eng_bat[d] == b and eng_state[d] == _E_RELOAD:
+                        eng_state[d] = _E_STEP
+                        eng_wake[d] = now
+                assign_who = -1
+                do_assign = True
             elif t_ac == now:
                 a = a_ev
                 jb = sc_ac_base[a]
@@ -694,10 +806,7 @@ def _run_chunk_core(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, ou
                                 mflag = True
                             if mflag:
                                 if x < nb:
-                                    free = sc_bat_reload[x] or (
-                                        _magazine(sc_bat_cap[x], x, now, bat_fire, bat_nfire)
-                                        > committed[x]
-                                    )
+                                    free = sc_bat_reload[x] or mag[x] > committed[x]
                                     mflag = haswin[d, x] and free
                                 elif not _available(sc_ac_base, x - nb, ac_state):
                                     mflag = False
@@ -722,11 +831,7 @@ def _run_chunk_core(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, ou
                                 continue
                             if not haswin[d, b] or tried[d, b] or barred[d, b]:
                                 continue
-                            if (
-                                _magazine(sc_bat_cap[b], b, now, bat_fire, bat_nfire) - committed[b]
-                                <= 0
-                                and not sc_bat_reload[b]
-                            ):
+                            if mag[b] - committed[b] <= 0 and not sc_bat_reload[b]:
                                 continue
                             _, imp = _battery_plan(
                                 tp_bp_off,
@@ -822,12 +927,16 @@ def _run_chunk_core(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, ou
                         _pending_remove(d, in_pending, plist, cnt)
                         if best_ac < 0:
                             b = best_def
+                            # Commit now, so that drones assigned at the same instant see
+                            # each other's claim on the magazine; the engagement starts next.
                             committed[b] += 1
-                            ok = _battery_engage(
-                                tp, sc, d, b, now, tid, shift, end, alt, killed, kill_def,
-                                shots_at, eng_end, eng_bat, bat_fire, bat_nfire, ch_first,
-                                ch_end, ch_n, state, rr, shots, n_shots,
-                            )  # fmt: skip
+                            eng_bat[d] = b
+                            eng_state[d] = _E_STEP
+                            eng_wake[d] = now
+                            eng_ready[d] = now + sc_bat_reaction[b]
+                            eng_shots[d] = 0
+                            eng_chan[d] = False
+                            ok = True
                         else:
                             a = best_ac
                             j = sc_ac_base[a]
@@ -859,21 +968,7 @@ def _run_chunk_core(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, ou
                     tick_t = math.inf
                     c2_idle = True
 
-        # ---------------------------------------------------------- checks and outputs
-        for b in range(nb):
-            k = bat_nfire[b]
-            if sc_bat_reload[b]:
-                if k >= sc_bat_cap[b]:
-                    flags[rr, b] |= FLAG_RAN_OUT
-            elif k > sc_bat_cap[b]:
-                flags[rr, b] |= FLAG_RAN_OUT
-            for e1 in range(ch_n[b]):
-                level = 0
-                for e2 in range(ch_n[b]):
-                    if ch_first[b, e2] <= ch_first[b, e1] < ch_end[b, e2]:
-                        level += 1
-                if level > sc_bat_channels[b]:
-                    flags[rr, b] |= FLAG_CHANNELS
+        # ---------------------------------------------------------- outputs
         for i in range(n):
             if not math.isnan(killed[i]):
                 out_fate[rr, i] = _DESTROYED
@@ -921,15 +1016,6 @@ def _pending_remove(d, in_pending, plist, cnt):
 
 
 @numba.njit(cache=True, inline="always")
-def _magazine(cap, b, now, bat_fire, bat_nfire):
-    fired = 0
-    for q in range(bat_nfire[b]):
-        if bat_fire[b, q] <= now:
-            fired += 1
-    return cap - fired
-
-
-@numba.njit(cache=True, inline="always")
 def _available(ac_base, j, ac_state):
     for a in range(ac_base.size):
         if ac_base[a] == j and (ac_state[a] == _READY or ac_state[a] == _IDLE):
@@ -961,89 +1047,6 @@ def _keys(policy, cost, impact, px, py, x, y):
     if policy == 2:  # layered
         return impact, cost
     return _norm(px - x, py - y), impact  # nearest
-
-
-@numba.njit(cache=True, inline="always")
-def _battery_engage(tp, sc, d, b, now, tid, shift, end, alt, killed, kill_def, shots_at,
-                    eng_end, eng_bat, bat_fire, bat_nfire, ch_first, ch_end, ch_n, state, rr,
-                    shots, n_shots):  # fmt: skip
-    """A whole battery engagement from its assignment at ``now``; its end becomes an event."""
-    sc_bat_speed = sc.bat_speed
-    sc_bat_x = sc.bat_x
-    sc_bat_y = sc.bat_y
-    sc_nb = sc.nb
-    tp_bp_off = tp.bp_off
-    tp_bt = tp.bt
-    tp_bx = tp.bx
-    tp_by = tp.by
-    tp_win_a = tp.win_a
-    tp_win_b = tp.win_b
-    tp_win_off = tp.win_off
-    sc_assess = sc.assess
-    sc_bat_cost = sc.bat_cost
-    sc_bat_pk = sc.bat_pk
-    sc_bat_reaction = sc.bat_reaction
-    sc_bat_wpn = sc.bat_wpn
-    sc_max_shots = sc.max_shots
-    sc_sls = sc.sls
-    t_i = tid[d]
-    ready = now + sc_bat_reaction[b]
-    n_shot = 0
-    t = now
-    first_fire = math.nan
-    w = sc_bat_wpn[b]
-    while math.isnan(killed[d]) and t <= end[d] and n_shot < sc_max_shots:
-        fire, imp = _battery_plan(
-            tp_bp_off,
-            tp_bt,
-            tp_bx,
-            tp_by,
-            tp_win_off,
-            tp_win_a,
-            tp_win_b,
-            sc_nb,
-            sc_bat_x,
-            sc_bat_y,
-            sc_bat_speed,
-            t_i,
-            shift[d],
-            end[d],
-            alt[d],
-            b,
-            max(ready, t),
-        )
-        if math.isnan(imp):
-            break
-        if math.isnan(first_fire):
-            first_fire = fire
-        n_fire = 1 if sc_sls else sc_max_shots - n_shot
-        for _ in range(n_fire):
-            if bat_nfire[b] < bat_fire.shape[1]:
-                bat_fire[b, bat_nfire[b]] = fire
-            bat_nfire[b] += 1
-        t = imp
-        n_shot += n_fire
-        for _ in range(n_fire):
-            hit = _uniform(state) < sc_bat_pk[b]
-            live = hit and math.isnan(killed[d]) and t <= end[d]
-            if not _record_shot(shots, n_shots, rr, d, b, w, live, fire, imp, sc_bat_cost[b]):
-                return False
-            shots_at[d] += 1
-            if live:
-                killed[d] = t
-                kill_def[d] = b
-        if not math.isnan(killed[d]):
-            break
-        ready = t + sc_assess
-    if not math.isnan(first_fire):
-        k = ch_n[b]
-        if k < ch_first.shape[1]:
-            ch_first[b, k] = first_fire
-            ch_end[b, k] = t
-            ch_n[b] = k + 1
-    eng_end[d] = t
-    eng_bat[d] = b
-    return True
 
 
 @numba.njit(cache=True, inline="always")

@@ -153,6 +153,7 @@ def _scene(world: World) -> Scene:
         bat_cap=arr([b.magazine for b in bats], np.int64),
         bat_channels=arr([b.channels for b in bats], np.int64),
         bat_reload=arr([b.reload_min is not None for b in bats], np.bool_),
+        bat_reload_s=arr([math.inf if b.reload_min is None else b.reload_min * 60.0 for b in bats]),
         bat_defended=arr(
             [math.inf if b.defended_radius_km is None else b.defended_radius_km * 1e3 for b in bats]
         ),
@@ -196,7 +197,7 @@ def _kernel_key(seed: int) -> np.uint64:
 
 def _run_kernel(
     tp: Tpl, sc: Scene, key: np.uint64, first_rep: int, reps: int
-) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     n = sc.wave_of.size
     out = {
         "fate": np.empty((reps, n), np.int8),
@@ -208,7 +209,6 @@ def _run_kernel(
         "kill_def": np.empty((reps, n), np.int64),
         "shots_at": np.empty((reps, n), np.int64),
     }
-    flags = np.zeros((reps, max(sc.nb, 1)), np.int8)
     pool_base = np.arange(sc.win_lo.size, dtype=np.int64) * tp.k
     room = reps * max(n, 1) * max(sc.max_shots, 1) + 16
     while True:
@@ -216,35 +216,14 @@ def _run_kernel(
         sorties = np.empty((reps * max(sc.ac_base.size, 1) * 4 + 16, 6))
         n_shots = np.zeros(1, np.int64)
         n_sorties = np.zeros(1, np.int64)
-        flags[:] = 0
         ok = kernel.run_chunk(
             tp, sc, key, first_rep, reps, pool_base, out["fate"], out["fate_s"], out["border"],
             out["detect"], out["launch"], out["tid"], out["kill_def"], out["shots_at"], shots,
-            n_shots, sorties, n_sorties, flags,
+            n_shots, sorties, n_sorties,
         )  # fmt: skip
         if ok:
-            return out, shots[: n_shots[0]], sorties[: n_sorties[0]], flags
+            return out, shots[: n_shots[0]], sorties[: n_sorties[0]]
         room *= 4
-
-
-def _refuse(world: World, flags: np.ndarray) -> None:
-    problems = []
-    for bit, what in ((kernel.FLAG_RAN_OUT, "ran short of rounds"),
-                      (kernel.FLAG_CHANNELS, "ran out of channels")):  # fmt: skip
-        hit = (flags & bit) != 0
-        if hit.any():
-            names = sorted({world.batteries[b].name for b in np.flatnonzero(hit.any(axis=0))})
-            problems.append(
-                f"{', '.join(names)} {what} during an engagement in "
-                f"{int(hit.any(axis=1).sum())} replication(s)"
-            )
-    if problems:
-        raise IncursionError(
-            "the vectorised engine is exact only while no battery runs short of rounds or "
-            "channels during an engagement (or empties a magazine it reloads), and here "
-            + "; ".join(problems) + ". Run it with --engine des (the SimPy engine models the "
-            "contention), or give those batteries more rounds or channels."
-        )  # fmt: skip
 
 
 def _chunk_result(
@@ -253,8 +232,7 @@ def _chunk_result(
 ) -> _ChunkResult:  # fmt: skip
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_STREAM_POOLS, chunk_i)))
     tp = build_pool(world, k, rng)
-    out, shots, sorties, flags = _run_kernel(tp, sc, _kernel_key(seed), first_rep, reps)
-    _refuse(world, flags)
+    out, shots, sorties = _run_kernel(tp, sc, _kernel_key(seed), first_rep, reps)
     s_rep = shots[:, 0].astype(np.int64)
     o = Outcomes(
         fate=out["fate"],

@@ -205,7 +205,7 @@ def test_agrees_with_des_with_fighters_and_batteries() -> None:
 
 
 @settings(
-    max_examples=10,
+    max_examples=14,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
@@ -221,14 +221,21 @@ def test_agrees_with_des_with_fighters_and_batteries() -> None:
     fighters=st.booleans(),
     p_acquire=st.sampled_from([0.3, 1.0]),
     aircraft=st.integers(1, 3),
+    magazine=st.sampled_from([2, 500]),
+    channels=st.sampled_from([1, 50]),
+    reload_min=st.sampled_from([None, 15.0]),
 )
 def test_agrees_with_des_inside_its_exact_domain(
     pk: float, max_shots: int, sls: bool, policy: str, p_detect: float, spread: float, ew: bool,
-    fighters: bool, p_acquire: float, aircraft: int,
+    fighters: bool, p_acquire: float, aircraft: int, magazine: int, channels: int,
+    reload_min: float | None,
 ) -> None:  # fmt: skip
     doc = _doc(pk=pk, max_shots=max_shots, sls=sls, policy=policy, p_detect=p_detect,
                spread_km=spread, ew=ew, count=5, fighters=fighters, p_acquire=p_acquire,
                aircraft=aircraft)  # fmt: skip
+    for d in doc["defenders"]:
+        if d["kind"] == "battery":
+            d["magazine"], d["channels"], d["reload_min"] = magazine, channels, reload_min
     _agree(doc, reps=400, seed=5)
 
 
@@ -290,21 +297,32 @@ def test_runs_fighters_and_reloads_and_keeps_sorties() -> None:
     assert (per_sortie <= 2 * so.groupby("replication").size().reindex(per_sortie.index)).all()
 
 
-def test_refuses_when_a_magazine_runs_short() -> None:
-    doc = _doc(pk=0.1, max_shots=3)
+@pytest.mark.parametrize("reload_min", [None, 20])
+def test_agrees_with_des_when_magazines_run_short(reload_min: float | None) -> None:
+    # Three rounds against up to 16 drones: C2 passes over an empty battery, an engagement stops
+    # when the magazine empties mid-engagement, or waits for the reload.
+    doc = _doc(pk=0.3, max_shots=3)
     for d in doc["defenders"]:
         d["magazine"] = 3
-    with pytest.raises(IncursionError, match="rounds"):
-        sim.run(Scenario.model_validate(doc), replications=20, seed=1, engine="vectorised")
+        if reload_min is not None:
+            d["reload_min"] = reload_min
+    _agree(doc, reps=600, seed=13)
 
 
-def test_refuses_when_channels_run_short() -> None:
-    doc = _doc(pk=0.1, max_shots=3, count=20)
-    doc["waves"][0]["launch_time_min"] = 0  # all at once: engagements overlap
+def test_agrees_with_des_when_channels_run_short() -> None:
+    # All drones at once against one channel per battery: engagements queue for a channel.
+    doc = _doc(pk=0.3, max_shots=3, count=12)
+    doc["waves"][0]["launch_time_min"] = 0
+    doc["waves"][1]["launch_time_min"] = 0
     for d in doc["defenders"]:
         d["channels"] = 1
-    with pytest.raises(IncursionError, match="channels"):
-        sim.run(Scenario.model_validate(doc), replications=5, seed=1, engine="vectorised")
+    _agree(doc, reps=600, seed=14)
+
+
+def test_agrees_with_des_on_the_cheap_layer() -> None:
+    # Guns with small magazines and reloads, interceptor drones, fighters: the cheap layer night.
+    s = sim.load_scenario(Path(__file__).parents[1] / "scenarios" / "poland-cheap-layer.yaml")
+    _agree(s, reps=300, seed=22, vec_reps=3000)
 
 
 def test_cli_engine_vectorised(tmp_path) -> None:
