@@ -552,6 +552,13 @@ def _run_chunk_core(
         cnt[:] = 0
         tick_t = math.inf
         c2_idle = True
+        # SimPy takes events of the same instant in the order they were scheduled; detections
+        # (every scan_s) and the C2 cycle (every 60 s) meet often, so that order is kept:
+        # (time scheduled at, sequence) of the next detection and of the next cycle.
+        seq = 1
+        det_sched, det_seq = 0.0, 1
+        tick_sched, tick_seq = 0.0, 0
+        tick_new = False
         # detection order
         nd_det = 0
         for i in range(n):
@@ -595,16 +602,24 @@ def _run_chunk_core(
             do_assign = False
             is_tick = False
             assign_who = -1
-            if t_det == now:
+            tick_first = (
+                tick_t == now
+                and t_det == now
+                and (tick_sched < det_sched or (tick_sched == det_sched and tick_seq < det_seq))
+            )
+            was_det = False
+            if t_det == now and not tick_first:
+                was_det = True
                 d = det_order[p_det]
                 p_det += 1
                 if math.isnan(killed[d]) and now <= end[d]:
                     _pending_add(d, in_pending, plist, cnt)
                     if c2_idle and na > 0 and cnt[2] == 0:
                         tick_t, c2_idle = _wake(now, horizon, cnt)
+                        tick_new = True
                     assign_who = d
                     do_assign = True
-            elif t_eng == now:
+            elif t_eng == now and not tick_first:
                 # A battery engagement resumes: the loop of Simulation._battery_engage.
                 d = i_eng
                 b = eng_bat[d]
@@ -692,10 +707,11 @@ def _run_chunk_core(
                         checked_k[d] = -1
                         if c2_idle and na > 0 and cnt[2] == 0:
                             tick_t, c2_idle = _wake(now, horizon, cnt)
+                            tick_new = True
                     if cnt[0] > 0:
                         assign_who = -1
                         do_assign = True
-            elif t_rel == now:
+            elif t_rel == now and not tick_first:
                 # A magazine refilled: waiting engagements go on, C2 looks again.
                 b = b_rel
                 reload_at[b] = math.inf
@@ -707,7 +723,7 @@ def _run_chunk_core(
                         eng_wake[d] = now
                 assign_who = -1
                 do_assign = True
-            elif t_ac == now:
+            elif t_ac == now and not tick_first:
                 a = a_ev
                 jb = sc_ac_base[a]
                 ev = ac_ev[a]
@@ -723,6 +739,7 @@ def _run_chunk_core(
                         checked_k[d] = -1
                         if c2_idle and na > 0 and cnt[2] == 0:
                             tick_t, c2_idle = _wake(now, horizon, cnt)
+                            tick_new = True
                     left = 0
                     for s in range(n_slots):
                         left += rounds[a, s]
@@ -964,9 +981,17 @@ def _run_chunk_core(
                         tick_t = math.inf
                     else:
                         tick_t = nxt
+                        tick_new = True
                 else:
                     tick_t = math.inf
                     c2_idle = True
+            if was_det and (p_det >= nd_det or detect[det_order[p_det]] > now):
+                seq += 1
+                det_sched, det_seq = now, seq
+            if tick_new:
+                seq += 1
+                tick_sched, tick_seq = now, seq
+                tick_new = False
 
         # ---------------------------------------------------------- outputs
         for i in range(n):
