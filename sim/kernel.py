@@ -7,20 +7,27 @@ event loop, each from flat template arrays (tracks, windows and cover computed o
 :mod:`sim.pools`), with the same model as the discrete-event engine (:mod:`sim.engine`):
 
 - C2 keeps an ordered list of waiting drones and assigns each to the best defender of the
-  doctrine's policy among those able to engage it; a drone no defender could take is looked at
+  doctrine's policy among those able to engage it (one defender per drone at a time); a drone no defender could take is looked at
   again when a defender becomes more available (aircraft ready or on station, a battery's
   engagement over) or at the next C2 cycle (multiples of ``C2_CYCLE_S``), exactly as the
   discrete-event engine gates it.
-- An engagement is computed whole when it is assigned: with one defender per drone nothing else
-  can touch that drone or that aircraft meanwhile, so its shots, kill and end time are known then
-  (battery: reaction, time of flight as a fixed point, shoot-look-shoot or salvo; fighter: scramble,
-  closed-form intercept, shadowing until a shot is allowed, ``p_acquire``, cheapest weapon,
-  endurance). Its end is an event.
+- A battery engagement runs as events, as ``Simulation._battery_engage`` does: reaction time,
+  the earliest impact in an envelope window (time of flight as a fixed point), a channel held
+  from the first shot to the end (first come, first served when all are busy), rounds taken from
+  the magazine at each shot, waiting for the reload when it is empty, shoot-look-shoot or
+  salvo, the kill draws at impact.
+- A fighter intercept is computed whole when it is assigned: with one defender per drone nothing
+  else can touch that drone or that aircraft meanwhile (scramble, closed-form intercept,
+  shadowing until a shot is allowed, ``p_acquire``, cheapest weapon, endurance). Its end is an
+  event.
 - Aircraft go on station, return when out of weapons or fuel, land (the sortie is charged per
   flight hour), turn around and are ready again, as events.
-- What this cannot compute whole, a battery's rounds or channels running short while another
-  engagement is under way (or a magazine emptying, when it reloads), is flagged per replication and
-  battery; the caller refuses the run then.
+- Events at the same instant go in a fixed order; a detection and a C2 cycle, which meet often
+  (scans every ``scan_s``, cycles every 60 s), go in the order SimPy scheduled them.
+
+The loop runs without numba's reference counting (``_nrt=False``) on scratch arrays allocated
+once per chunk: at a few hundred events per replication, counting references on every array
+passed cost more than the model itself.
 
 Random numbers come from a SplitMix64 stream per replication, keyed by the run and the
 replication's index, so a replication's result does not depend on the chunk it ran in.

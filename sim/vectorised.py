@@ -20,17 +20,13 @@ What it models, exactly or not:
 - Exactly the discrete-event engine's model, in distribution: each replication's tracks are an
   i.i.d. draw of the model's tracks, and the defence follows the same rules (see
   :mod:`sim.kernel`): detection, envelopes, rules of engagement and no-fire zones, reaction time,
-  time of flight, shoot-look-shoot and salvo, ``max_shots_per_target``, re-assignment, the three
-  assignment policies, point defence, fighters (scramble, intercept, shadowing, ``p_acquire``,
-  cheapest weapon, on station, fuel, return, turnaround, flight-hour costs), costs and fates.
-  Events at the same instant may be taken in another order than SimPy's; that changes nothing
-  in distribution except on ties of exactly equal times.
-- Exactly, but checked: a battery running short of rounds or channels while another engagement is
-  under way (and, for a battery that reloads, its magazine emptying). The kernel computes each
-  engagement whole when it is assigned; per replication and battery it then checks that no
-  such shortage happened, and if one did the run stops with an error advising ``--engine des``.
+  time of flight, channels, magazines and reloads, shoot-look-shoot and salvo,
+  ``max_shots_per_target``, re-assignment, the three assignment policies, point defence,
+  fighters (scramble, intercept, shadowing, ``p_acquire``, cheapest weapon, on station, fuel,
+  return, turnaround, flight-hour costs), costs and fates. Events at exactly the same instant
+  may be taken in another order than SimPy's (detections and C2 cycles keep SimPy's order).
 - Refused before anything runs: ``max_defenders_per_target`` above 1 (several defenders on one
-  drone interact during the engagement).
+  drone at once would interact during a fighter's intercept, which the kernel computes whole).
 
 Replications in a cluster share the pool, so they are correlated; clusters are independent. The
 point estimates are plain means over replications; the 95 % intervals are cluster-robust (see
@@ -415,8 +411,8 @@ def run_vectorised(
     Raises
     ------
     IncursionError
-        If the scenario uses a feature this engine does not model, or a battery ran short of
-        rounds or channels during an engagement (use the discrete-event engine then).
+        If the scenario uses a feature this engine does not model (use the discrete-event
+        engine then).
     """
     missing = unsupported_features(scenario)
     if missing:

@@ -194,10 +194,18 @@ def test_agrees_with_des_on_a_layered_raid() -> None:
     _agree(_doc(), reps=1500, seed=11)
 
 
-def test_agrees_with_des_on_the_reference_night() -> None:
-    # Fighters from two airbases, a point-defence Patriot, jamming, an AEW aircraft's hours.
-    s = sim.load_scenario(Path(__file__).parents[1] / "scenarios" / "poland-2025-09-10.yaml")
-    _agree(s, reps=300, seed=21, vec_reps=3000)
+@pytest.mark.parametrize(
+    ("name", "des_reps", "vec_reps"),
+    [
+        ("poland-2025-09-10", 300, 3000),  # fighters, point-defence Patriot, AEW hours, jamming
+        ("poland-cheap-layer", 300, 3000),  # guns with small magazines and reloads, interceptors
+        ("poland-european-kit", 300, 3000),  # SHORAD missiles, guns, fighters
+        ("mass-raid", 20, 200),  # 500 drones against 43 defenders: rounds and channels run short
+    ],
+)
+def test_agrees_with_des_on_the_shipped_nights(name: str, des_reps: int, vec_reps: int) -> None:
+    s = sim.load_scenario(Path(__file__).parents[1] / "scenarios" / f"{name}.yaml")
+    _agree(s, reps=des_reps, seed=21, vec_reps=vec_reps)
 
 
 def test_agrees_with_des_with_fighters_and_batteries() -> None:
@@ -317,12 +325,6 @@ def test_agrees_with_des_when_channels_run_short() -> None:
     for d in doc["defenders"]:
         d["channels"] = 1
     _agree(doc, reps=600, seed=14)
-
-
-def test_agrees_with_des_on_the_cheap_layer() -> None:
-    # Guns with small magazines and reloads, interceptor drones, fighters: the cheap layer night.
-    s = sim.load_scenario(Path(__file__).parents[1] / "scenarios" / "poland-cheap-layer.yaml")
-    _agree(s, reps=300, seed=22, vec_reps=3000)
 
 
 def test_cli_engine_vectorised(tmp_path) -> None:
