@@ -125,6 +125,14 @@ def sweep_cmd(
             help="Start a Dask LocalCluster of --workers processes (loopback) and run on it.",
         ),
     ] = False,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help="des (SimPy) or vectorised (much faster; refuses what it cannot model) for "
+            "every point, instead of the sweep file's engine: (default des).",
+        ),
+    ] = None,
     resume: Annotated[
         bool,
         typer.Option("--resume", help="Reuse the points already in the output folder."),
@@ -149,6 +157,8 @@ def sweep_cmd(
     from sim.errors import IncursionError
     from sim.sweeps import default_out, estimate_seconds, execute, plan_sweep, time_base
 
+    if engine is not None and engine not in ("des", "vectorised"):
+        raise typer.BadParameter("choose des or vectorised", param_hint="--engine")
     if resume and overwrite:
         raise typer.BadParameter("choose one of --resume and --overwrite", param_hint="--resume")
     if scheduler is not None and use_dask:
@@ -158,7 +168,7 @@ def sweep_cmd(
         )
     console = Console(quiet=quiet)
     err = Console(stderr=True, quiet=quiet)
-    plan = plan_sweep(sweep_file)
+    plan = plan_sweep(sweep_file, engine=engine)
     target = out if out is not None else default_out(plan)
     n = plan.n_points
     total = n * plan.replications
@@ -166,7 +176,7 @@ def sweep_cmd(
         f"[bold]{plan.name}[/]: base scenario {plan.base.name}, {plan.kind} design, "
         f"[bold]{n:,} point{'s' if n != 1 else ''} × {plan.replications:,} replication"
         f"{'s' if plan.replications != 1 else ''} = {total:,} replications[/], seed {plan.seed}, "
-        f"common random numbers {'on' if plan.spec.crn else 'off'}"
+        f"common random numbers {'on' if plan.spec.crn else 'off'}, engine {plan.engine}"
     )
     for note in plan.notes:
         console.print(f"note: {note}", style="yellow")
@@ -187,10 +197,17 @@ def sweep_cmd(
         if timing.drones_max != timing.drones
         else ""
     )
-    console.print(
-        f"estimate: {where} (one replication of the base, {timing.drones:,} drones, takes "
-        f"{timing.rep_s:.3g} s{largest}; {timing.fixed_s:.3g} s per point besides)"
-    )
+    if not math.isfinite(serial):
+        console.print(f"estimate: unknown ({timing.note})")
+    else:
+        subject = "the base" if not timing.note else "the timed point"
+        console.print(
+            f"estimate: {where} (one replication of {subject}, {timing.drones:,} drones, takes "
+            f"{timing.rep_s:.3g} s{largest}; {timing.fixed_s:.3g} s per point besides; "
+            f"{timing.engine} engine)"
+        )
+        if timing.note:
+            console.print(f"note: {timing.note}", style="yellow")
     if dry_run:
         console.print(f"dry run: nothing ran; results would go to {target}/")
         return

@@ -7,10 +7,10 @@ event loop, each from flat template arrays (tracks, windows and cover computed o
 :mod:`sim.pools`), with the same model as the discrete-event engine (:mod:`sim.engine`):
 
 - C2 keeps an ordered list of waiting drones and assigns each to the best defender of the
-  doctrine's policy among those able to engage it (one defender per drone at a time); a drone no defender could take is looked at
-  again when a defender becomes more available (aircraft ready or on station, a battery's
-  engagement over) or at the next C2 cycle (multiples of ``C2_CYCLE_S``), exactly as the
-  discrete-event engine gates it.
+  doctrine's policy among those able to engage it (one defender per drone at a time); a drone
+  no defender could take is looked at again when a defender becomes more available (aircraft
+  ready or on station, a battery's engagement over or magazine refilled) or at the next C2
+  cycle (multiples of ``C2_CYCLE_S``), exactly as the discrete-event engine gates it.
 - A battery engagement runs as events, as ``Simulation._battery_engage`` does: reaction time,
   the earliest impact in an envelope window (time of flight as a fixed point), a channel held
   from the first shot to the end (first come, first served when all are busy), rounds taken from

@@ -6,6 +6,7 @@ A sweep file names a base scenario, a design and the parameters it varies::
     replications: 50                       # per design point (default: the scenario's)
     seed: 1                                # default: the scenario's
     crn: true                              # common random numbers (default true)
+    engine: des                            # des (default) | vectorised
     design: {kind: lhs, samples: 64}       # grid | lhs | sobol | nolh
     parameters:
       - path: defenders.narew-1.magazine   # dotted path; list items by name
@@ -26,8 +27,9 @@ builds the design (:mod:`sim.designs`); :func:`sweep` runs the points and writes
   path, or its ``name``), ``seed`` (the run seed of the point) and, for every metric of the run
   summary, ``<metric>_mean``, ``<metric>_ci95_low``, ``<metric>_ci95_high``;
 - ``DIR/replications.parquet``: one row per point and replication: ``point``, the parameters,
-  ``replication``, ``rng_seed`` and every per-replication metric;
-- ``DIR/sweep.json``: what ran, and the fingerprint that guards ``--resume``;
+  ``replication``, ``rng_seed`` (engine ``des``) or ``cluster`` (engine ``vectorised``) and every
+  per-replication metric;
+- ``DIR/sweep.json``: what ran (with the engine), and the fingerprint that guards ``--resume``;
 - ``DIR/sensitivity.csv``: first-order sensitivity of the cost-exchange ratio to each
   parameter (see :func:`first_order_indices`);
 - ``DIR/sweep.png``: the headline metrics against the parameters;
@@ -41,13 +43,20 @@ the scenarios consume the stream alike) at every point, so differences between p
 masked by sampling noise. With ``crn: false``, ``S_p = SeedSequence(S, spawn_key=(p,))
 .generate_state(1)[0]``: independent streams. ``S_p`` is the ``seed`` column.
 
+Engines. ``engine:`` (or ``sweep(engine=)``, ``incursion sweep --engine``, which override the
+file) chooses the engine of every point: ``des`` (the SimPy engine, the default) or
+``vectorised`` (:mod:`sim.vectorised`: the same model, much faster; its streams, hence its
+results, differ draw for draw, and its replications come in clusters). A point whose scenario
+the vectorised engine does not model fails like any other failing point.
+
 Executors. By default the points run on a process pool of every local core (``workers``); with
 ``dask`` on a new ``distributed.LocalCluster`` (loopback only); with ``scheduler`` on an existing
 Dask cluster. Each point runs in one process, and the parent writes each point's file as it
 completes (so a remote cluster needs no shared file system).
 
 Resuming. ``sweep.json`` holds a sha256 fingerprint of the sweep file's content, the resolved base
-scenario and the package version; ``resume`` reuses the point files of the same fingerprint only.
+scenario, the package version and the engine; ``resume`` reuses the point files of the same
+fingerprint only (so never mixes engines).
 Without ``resume`` a finished sweep in the folder is replaced; an unfinished one is refused unless
 ``overwrite``.
 
@@ -116,7 +125,9 @@ HEADLINE_METRICS: tuple[str, ...] = (
 )
 #: Version of the point-file layout.
 POINT_FORMAT = 1
-_RESERVED = ("point", "seed", "replication", "rng_seed")
+_RESERVED = ("point", "seed", "replication", "rng_seed", "cluster")
+#: The engines a sweep can run its points on (:func:`sim.run`'s ``engine``).
+ENGINES = ("des", "vectorised")
 _LARGEST_FILE = 1_000_000
 
 log = logging.getLogger(__name__)
@@ -221,6 +232,11 @@ class SweepSpec(_Model):
     crn: bool = Field(
         default=True,
         description="common random numbers: replication i uses the same stream at every point",
+    )
+    engine: Literal["des", "vectorised"] = Field(
+        default="des",
+        description="engine of every point: des (SimPy) or vectorised (much faster, refuses "
+        "what it does not model); incursion sweep --engine overrides it",
     )
     design: DesignSpec = Field(default_factory=DesignSpec)
     parameters: list[ParameterSpec] = Field(min_length=1, max_length=MAX_PARAMETERS)
@@ -424,6 +440,7 @@ class SweepPlan:
     notes: list[str]
     fingerprint: dict[str, str]
     unit_design: np.ndarray | None = None
+    engine: str = "des"
 
     @property
     def kind(self) -> str:
@@ -504,7 +521,9 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def plan_sweep(sweep_or_path: str | Path | SweepSpec | Mapping[str, Any]) -> SweepPlan:
+def plan_sweep(
+    sweep_or_path: str | Path | SweepSpec | Mapping[str, Any], *, engine: str | None = None
+) -> SweepPlan:
     """Read a sweep, check it against its base scenario and build the design.
 
     Every parameter path must exist in the base scenario; every grid level and both ends of every
@@ -516,6 +535,8 @@ def plan_sweep(sweep_or_path: str | Path | SweepSpec | Mapping[str, Any]) -> Swe
     sweep_or_path : path, mapping or SweepSpec
         A sweep file, or its content (relative scenario paths then resolve against the working
         directory).
+    engine : {"des", "vectorised"}, optional
+        The engine of every point, instead of the file's ``engine:`` (None: the file's).
 
     Returns
     -------
@@ -528,12 +549,17 @@ def plan_sweep(sweep_or_path: str | Path | SweepSpec | Mapping[str, Any]) -> Swe
         (``parameters[1].values[2]``) and the parameter.
     LimitError
         The design has more than :data:`MAX_POINTS` points.
+    IncursionError
+        ``engine`` is not one of :data:`ENGINES`.
     """
     from sim.loader import dump_resolved_yaml, load_scenario, scenario_to_document, with_changes
     from sim.outputs import package_version
 
+    if engine is not None and engine not in ENGINES:
+        raise IncursionError(f"unknown engine {engine!r}: choose 'des' (SimPy) or 'vectorised'")
     src = _source(sweep_or_path)
     spec = src.spec
+    engine = engine if engine is not None else spec.engine
     kind = spec.design.kind
     problems: list[Problem] = []
 
@@ -744,6 +770,11 @@ def plan_sweep(sweep_or_path: str | Path | SweepSpec | Mapping[str, Any]) -> Swe
     points = [dict(zip([p.name for p in params], row, strict=True)) for row in rows]
 
     # Every point is a valid scenario.
+    unsupported: Callable[[Scenario], list[str]] | None = None
+    if engine == "vectorised":
+        from sim.vectorised import unsupported_features as unsupported
+    refused: list[int] = []
+    refused_why: dict[str, None] = {}
     drones: list[int] = []
     failures: list[str] = []
     for p, point in enumerate(points):
@@ -757,6 +788,10 @@ def plan_sweep(sweep_or_path: str | Path | SweepSpec | Mapping[str, Any]) -> Swe
                 break
             continue
         drones.append(s.total_drones)
+        why = unsupported(s) if unsupported is not None else None
+        if why:
+            refused.append(p)
+            refused_why.update(dict.fromkeys(why))
     if failures:
         more = " (and possibly more)" if len(failures) >= 5 else ""
         raise src.error(
@@ -766,6 +801,15 @@ def plan_sweep(sweep_or_path: str | Path | SweepSpec | Mapping[str, Any]) -> Swe
             ]
         )
 
+    if refused:
+        # Not refused here: those points fail when they run, like any failing point; this says
+        # so before anything runs.
+        notes.append(
+            f"the vectorised engine does not model {'; '.join(refused_why)}: {len(refused)} of "
+            f"{len(points)} design points will fail (the first: point {refused[0]}, "
+            f"{', '.join(f'{k}={_show(v)}' for k, v in points[refused[0]].items())}); "
+            "use --engine des for this sweep"
+        )
     if spec.crn:
         seeds = [seed] * len(points)
     else:
@@ -778,7 +822,11 @@ def plan_sweep(sweep_or_path: str | Path | SweepSpec | Mapping[str, Any]) -> Swe
         "scenario_sha256": _sha256(dump_resolved_yaml(base).encode("utf-8")),
         "package_version": package_version(),
     }
-    fingerprint["sha256"] = _sha256(json.dumps(fingerprint, sort_keys=True).encode())
+    # The des engine is left out of the hash, as before sweeps could choose an engine: a sweep
+    # started then still resumes.
+    hashed = dict(fingerprint) if engine == "des" else {**fingerprint, "engine": engine}
+    fingerprint["engine"] = engine
+    fingerprint["sha256"] = _sha256(json.dumps(hashed, sort_keys=True).encode())
     return SweepPlan(
         spec=spec,
         file=src.file,
@@ -794,6 +842,7 @@ def plan_sweep(sweep_or_path: str | Path | SweepSpec | Mapping[str, Any]) -> Swe
         notes=notes,
         fingerprint=fingerprint,
         unit_design=unit,
+        engine=engine,
     )
 
 
@@ -820,6 +869,9 @@ class Timing:
     drones: int  # drones of the base
     rep_s_max: float  # one replication of the largest design point (by drones)
     drones_max: int
+    engine: str = "des"
+    #: Why the estimate is unknown (NaN timings), or what was timed instead of the base.
+    note: str = ""
 
     def per_replication(self, drones: int) -> float:
         """Seconds of one replication with ``drones`` drones (linear between the two timings)."""
@@ -829,8 +881,15 @@ class Timing:
         return max(self.rep_s + slope * (drones - self.drones), 0.2 * self.rep_s)
 
 
+#: Replications of the timing run of the vectorised engine (at most).
+TIMING_REPLICATIONS = 64
+
+
 def time_base(plan: SweepPlan) -> Timing:
-    """Time one replication of the base scenario (and of the design point with most drones)."""
+    """Time one replication of the base scenario (and of the design point with most drones),
+    with the plan's engine."""
+    if plan.engine == "vectorised":
+        return _time_vectorised(plan)
     from sim.loader import with_changes
     from sim.runner import run, run_replication
     from sim.world import build_world
@@ -854,6 +913,55 @@ def time_base(plan: SweepPlan) -> Timing:
     return Timing(max(t_run - t_rep, 0.0), t_rep, base_drones, t_max, d_max)
 
 
+def _time_vectorised(plan: SweepPlan) -> Timing:
+    """:func:`time_base` for the vectorised engine: a run of 1 replication (the cost of a point
+    besides its replications) and one of ``min(replications, TIMING_REPLICATIONS)`` (the cost
+    per replication, its clusters' track pools included), after a first run that loads the
+    compiled kernel. Where the engine refuses the base, the largest point is timed instead; if
+    it refuses that too, the timings are NaN and ``note`` says why."""
+    from sim.loader import with_changes
+    from sim.runner import run
+    from sim.vectorised import unsupported_features
+
+    def timed(scenario: Scenario, reps: int) -> float:
+        t0 = time.perf_counter()
+        run(scenario, replications=reps, seed=plan.seed, workers=1, engine="vectorised")
+        return time.perf_counter() - t0
+
+    big = max(range(plan.n_points), key=plan.drones.__getitem__) if plan.n_points else None
+    subject, drones, note = plan.base, plan.base.total_drones, ""
+    refused = unsupported_features(subject)
+    big_scenario = with_changes(plan.base, plan.changes(big)) if big is not None else None
+    if refused:
+        what = "; ".join(refused)
+        if big_scenario is None or unsupported_features(big_scenario):
+            nan = float("nan")
+            note = (
+                f"the vectorised engine does not model {what} (in the base scenario and the "
+                "largest design point): the points that keep it will fail; use --engine des"
+            )
+            return Timing(nan, nan, drones, nan, drones, engine="vectorised", note=note)
+        assert big is not None
+        subject, drones = big_scenario, plan.drones[big]
+        note = f"timed design point {big}: the vectorised engine does not model {what} in the base"
+    r = max(1, min(plan.replications, TIMING_REPLICATIONS))
+    timed(subject, 1)  # loads the compiled kernel, warms the territory and catalogue caches
+    t_one = timed(subject, 1)
+    rep_s = max((timed(subject, r) - t_one) / (r - 1), 0.0) if r > 1 else t_one
+    fixed_s = max(t_one - rep_s, 0.0)
+    t_max, d_max = rep_s, drones
+    if (
+        big is not None
+        and big_scenario is not None
+        and subject is plan.base
+        and abs(plan.drones[big] - drones) > 0.2 * drones
+        and not unsupported_features(big_scenario)
+    ):
+        t_max = max((timed(big_scenario, r) - fixed_s) / r, 0.0)
+        d_max = plan.drones[big]
+    return Timing(fixed_s, rep_s, drones, t_max, d_max, engine="vectorised", note=note)
+
+
 def estimate_seconds(plan: SweepPlan, points: Iterable[int], timing: Timing) -> float:
     """Serial seconds to run ``points``: a fixed cost per point plus its replications, whose
     cost is interpolated in the number of drones between the base and the largest point."""
@@ -875,13 +983,14 @@ def _compute_point(
     seed: int,
     replications: int,
     fingerprint: str,
+    engine: str = "des",
 ) -> str:
-    """Run design point ``p``; its record as JSON text."""
+    """Run design point ``p`` with ``engine``; its record as JSON text."""
     from sim.loader import with_changes
     from sim.runner import run
 
     scenario = with_changes(base, changes) if changes else base
-    result = run(scenario, replications=replications, seed=seed, workers=1)
+    result = run(scenario, replications=replications, seed=seed, workers=1, engine=engine)
     per = result.per_replication
     assert per is not None
     record = {
@@ -890,6 +999,7 @@ def _compute_point(
         "point": p,
         "seed": int(seed),
         "replications": int(replications),
+        "engine": engine,
         "changes": changes,
         "metrics": result.summary["metrics"],
         "per_replication": {
@@ -915,9 +1025,11 @@ def _init_worker(base: Scenario) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
 
 
-def _pool_point(p: int, changes: dict[str, Any], seed: int, reps: int, fp: str) -> str:
+def _pool_point(
+    p: int, changes: dict[str, Any], seed: int, reps: int, fp: str, engine: str = "des"
+) -> str:
     assert _BASE is not None
-    return _compute_point(_BASE, p, changes, seed, reps, fp)
+    return _compute_point(_BASE, p, changes, seed, reps, fp, engine)
 
 
 # --------------------------------------------------------------------------------------------
@@ -960,6 +1072,7 @@ def _read_point(path: Path, plan: SweepPlan, p: int) -> dict[str, Any] | None:
         and rec.get("point") == p
         and rec.get("seed") == plan.seeds[p]
         and rec.get("replications") == plan.replications
+        and rec.get("engine", "des") == plan.engine
         and isinstance(rec.get("metrics"), dict)
         and isinstance(rec.get("per_replication"), dict)
     )
@@ -978,6 +1091,7 @@ def _sweep_json(plan: SweepPlan, *, complete: bool, extra: Mapping[str, Any] | N
         "replications": plan.replications,
         "seed": plan.seed,
         "crn": plan.spec.crn,
+        "engine": plan.engine,
         "parameters": [
             {
                 "name": p.name,
@@ -1006,6 +1120,8 @@ def _diff_fingerprint(old: Mapping[str, Any], new: Mapping[str, str]) -> str:
         changed.append(
             f"the incursion version ({old.get('package_version')} -> {new.get('package_version')})"
         )
+    if old.get("engine", "des") != new.get("engine", "des"):
+        changed.append(f"the engine ({old.get('engine', 'des')} -> {new.get('engine', 'des')})")
     return ", ".join(changed) or "the fingerprint"
 
 
@@ -1133,7 +1249,7 @@ def _run_serial(plan: SweepPlan, todo: list[int], on_done: Callable[[int, str], 
     for p in todo:
         try:
             text = _compute_point(
-                plan.base, p, plan.changes(p), plan.seeds[p], plan.replications, fp
+                plan.base, p, plan.changes(p), plan.seeds[p], plan.replications, fp, plan.engine
             )
         except IncursionError as exc:
             raise _point_error(plan, p, exc) from exc
@@ -1142,6 +1258,7 @@ def _run_serial(plan: SweepPlan, todo: list[int], on_done: Callable[[int, str], 
 
 def _point_error(plan: SweepPlan, p: int, exc: BaseException) -> IncursionError:
     reason = str(exc) if isinstance(exc, IncursionError) else f"{type(exc).__name__}: {exc}"
+    reason = reason.rstrip(". ")  # one full stop before the advice below
     return IncursionError(
         f"design point {p} ({plan.describe(p)}) failed: {reason}. The points finished so far "
         "are saved; fix the cause and run again with --resume"
@@ -1172,7 +1289,7 @@ def _run_pool(
             futures = {}
             try:
                 for p in remaining:
-                    args = (p, plan.changes(p), plan.seeds[p], plan.replications, fp)
+                    args = (p, plan.changes(p), plan.seeds[p], plan.replications, fp, plan.engine)
                     futures[pool.submit(_pool_point, *args)] = p
             except BrokenProcessPool:  # it broke before every point was handed over
                 broken = True
@@ -1235,6 +1352,7 @@ def _run_dask(
             plan.seeds[p],
             plan.replications,
             fp,
+            plan.engine,
             key=f"incursion-point-{fp[:16]}-{p}",
             pure=False,
             retries=0,
@@ -1320,7 +1438,11 @@ def _nan(v: Any) -> float:
 
 
 def build_tables(plan: SweepPlan, records: Mapping[int, Mapping[str, Any]]) -> tuple[Any, Any]:
-    """(results, replications) DataFrames from every point's record, in point order."""
+    """(results, replications) DataFrames from every point's record, in point order.
+
+    The replications table has every per-replication column of the records (the des engine's
+    ``rng_seed``, the vectorised engine's ``cluster``); a column some records lack is NaN there.
+    """
     import pandas as pd
 
     n = plan.n_points
@@ -1361,7 +1483,7 @@ def build_tables(plan: SweepPlan, records: Mapping[int, Mapping[str, Any]]) -> t
         for p, count in zip(order, counts, strict=True):
             per = records[p]["per_replication"]
             vals = dict(zip(per["columns"], per["data"], strict=True)).get(c)
-            if vals is None:  # not expected: every point runs the same version
+            if vals is None:  # another version or engine (rng_seed vs cluster): NaN there
                 dtype = np.dtype(np.float64)
                 vals = [float("nan")] * count
             parts.append(vals)
@@ -1750,6 +1872,7 @@ def sweep(
     dask: bool = False,
     overwrite: bool = False,
     plot: bool = True,
+    engine: str | None = None,
 ) -> Any:
     """Run a parameter sweep and return its results table.
 
@@ -1777,6 +1900,10 @@ def sweep(
         ``resume``; an unfinished one is otherwise refused, to keep its points).
     plot : bool
         Draw ``sweep.png`` (default true).
+    engine : {"des", "vectorised"}, optional
+        The engine of every point (:func:`sim.run`), instead of the sweep file's ``engine:``
+        (None, the default: the file's, itself ``des`` by default). Part of the fingerprint:
+        ``resume`` refuses points another engine computed.
 
     Returns
     -------
@@ -1785,7 +1912,7 @@ def sweep(
         ``<metric>_mean / _ci95_low / _ci95_high`` for every metric. The same table, bit for bit,
         whatever the executor or worker count.
     """
-    plan = plan_sweep(sweep_or_path)
+    plan = plan_sweep(sweep_or_path, engine=engine)
     for note in plan.notes:
         warnings.warn(note, SweepWarning, stacklevel=2)
     return execute(

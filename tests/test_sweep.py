@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -19,9 +20,18 @@ import scenario_factory as sf
 from cli_runner import incursion
 
 from sim import cli
+from sim.errors import IncursionError
 from sim.loader import dump_resolved_yaml
 from sim.metrics import METRIC_NAMES
-from sim.sweeps import execute, first_order_indices, plan_sweep, sweep
+from sim.sweeps import (
+    SweepWarning,
+    _compute_point,
+    build_tables,
+    execute,
+    first_order_indices,
+    plan_sweep,
+    sweep,
+)
 
 GRID = """\
 scenario: pk1.yaml
@@ -47,6 +57,18 @@ parameters:
     values: [5, 10, 20, 40]
   - path: waves.w0.count
     values: [10, 20, 30, 40]
+"""
+
+# The vectorised engine on the Pk-1 scenario: kills = min(magazine, 3) at every replication.
+VGRID = """\
+scenario: pk1.yaml
+replications: 4
+seed: 5
+engine: vectorised
+design: {kind: grid}
+parameters:
+  - path: defenders.bat-1.magazine
+    values: [1, 2, 5]
 """
 
 LHS = """\
@@ -78,6 +100,8 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "grid.yaml").write_text(GRID)
     (d / "slow-sweep.yaml").write_text(SLOW)
     (d / "lhs.yaml").write_text(LHS)
+    (d / "vgrid.yaml").write_text(VGRID)
+    (d / "vgrid-des.yaml").write_text(VGRID.replace("engine: vectorised\n", ""))
     return d
 
 
@@ -149,8 +173,12 @@ def test_pk1_grid_is_exact(folder: Path) -> None:
         "sweep_sha256",
         "scenario_sha256",
         "package_version",
+        "engine",
         "sha256",
     }
+    assert meta["engine"] == meta["fingerprint"]["engine"] == "des"
+    assert reps["rng_seed"].notna().all()
+    assert "cluster" not in reps.columns
     assert (out / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     sens = pd.read_csv(out / "sensitivity.csv")
     assert list(sens.columns) == ["parameter", "first_order", "method"]
@@ -213,6 +241,132 @@ def test_pool_and_dask_give_identical_tables(folder: Path) -> None:
     assert_same(tables(serial), tables(pool))
     assert_same(tables(serial), tables(dask))
     assert a["cost_exchange_ratio_mean"].nunique() > 1  # a non-trivial table
+
+
+# ---------------------------------------------------------------------------- engines
+
+
+def test_vectorised_engine_serial_and_pool_give_identical_tables(folder: Path) -> None:
+    serial, pool = folder / "v-serial", folder / "v-pool"
+    a = sweep(folder / "vgrid.yaml", out=serial, workers=1, plot=False)
+    b = sweep(folder / "vgrid.yaml", out=pool, workers=2, plot=False)
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert_same(tables(serial), tables(pool))
+    assert a["drones_destroyed_mean"].tolist() == [1.0, 2.0, 3.0]
+    assert a["leakers_ci95_high"].tolist() == [2.0, 1.0, 0.0]
+    reps = tables(serial)[1]
+    assert list(reps.columns[:4]) == ["point", "defenders.bat-1.magazine", "replication", "cluster"]
+    assert "rng_seed" not in reps.columns
+    assert reps["replication"].tolist() == [0, 1, 2, 3] * 3
+    assert (reps["drones_destroyed"] == np.minimum(reps["defenders.bat-1.magazine"], 3)).all()
+    for out in (serial, pool):
+        meta = json.loads((out / "sweep.json").read_text())
+        assert meta["engine"] == meta["fingerprint"]["engine"] == "vectorised"
+        for f in sorted((out / "points").glob("point-*.json")):
+            assert json.loads(f.read_text())["engine"] == "vectorised"
+    # The engine is in the fingerprint; des keeps the hash it had before engines were chosen.
+    des = plan_sweep(folder / "vgrid.yaml", engine="des").fingerprint
+    vec = plan_sweep(folder / "vgrid.yaml").fingerprint
+    assert des["sha256"] != vec["sha256"]
+    legacy = {k: des[k] for k in ("sweep_sha256", "scenario_sha256", "package_version")}
+    assert des["sha256"] == hashlib.sha256(json.dumps(legacy, sort_keys=True).encode()).hexdigest()
+
+
+def test_tables_take_either_replication_layout(folder: Path) -> None:
+    plan = plan_sweep(folder / "vgrid.yaml")
+    fp = plan.fingerprint["sha256"]
+    engines = ["vectorised", "des", "vectorised"]
+    records = {
+        p: json.loads(_compute_point(plan.base, p, plan.changes(p), plan.seeds[p], 4, fp, engine))
+        for p, engine in enumerate(engines)
+    }
+    results, reps = build_tables(plan, records)
+    assert results["drones_destroyed_mean"].tolist() == [1.0, 2.0, 3.0]
+    assert len(reps) == 12
+    assert reps["cluster"].isna().tolist() == [False] * 4 + [True] * 4 + [False] * 4
+    assert reps["rng_seed"].isna().tolist() == [True] * 4 + [False] * 4 + [True] * 4
+
+
+def test_engine_flag_overrides_the_file_and_resume_refuses_another_engine(
+    folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    sweep_file = str(folder / "vgrid-des.yaml")  # no engine: (des)
+    out = folder / "engine-out"
+    args = ("sweep", sweep_file, "--out", str(out), "-w", "1")
+    code, stdout, err = main(capsys, *args, "--engine", "vectorised")
+    assert code == 0, err
+    assert "engine vectorised" in stdout
+    assert json.loads((out / "sweep.json").read_text())["engine"] == "vectorised"
+    assert "cluster" in pd.read_parquet(out / "replications.parquet").columns
+    # The file's engine (des) on the vectorised points: refused, saying what changed.
+    code, _, err = main(capsys, *args, "--resume")
+    assert code == 2
+    assert "cannot resume" in err
+    assert "different sweep (the engine (vectorised -> des) changed" in err
+    assert "Traceback" not in err
+    code, stdout, _ = main(capsys, *args, "--resume", "--engine", "vectorised")
+    assert code == 0
+    assert "reused 3 of 3 points" in stdout
+    # An unfinished sweep's point files are not reused by the other engine either.
+    meta = json.loads((out / "sweep.json").read_text())
+    (out / "sweep.json").write_text(json.dumps({**meta, "complete": False}))
+    code, _, err = main(capsys, *args, "--resume", "--engine", "des")
+    assert code == 2
+    assert "the engine (vectorised -> des) changed" in err
+    # --engine des overrides a file's engine: vectorised; the estimate times the chosen engine.
+    vfile = str(folder / "vgrid.yaml")
+    code, stdout, _ = main(capsys, "sweep", vfile, "--dry-run", "--engine", "des")
+    assert code == 0
+    assert "engine des" in stdout
+    assert "des engine)" in stdout
+    code, stdout, _ = main(capsys, "sweep", vfile, "--dry-run")
+    assert code == 0
+    assert "engine vectorised" in stdout
+    assert "estimate: about" in stdout
+    assert "vectorised engine)" in stdout
+    code, _, err = main(capsys, "sweep", vfile, "--dry-run", "--engine", "fast")
+    assert code == 2
+    assert "--engine" in err
+    assert "choose des or vectorised" in err
+    with pytest.raises(IncursionError, match="unknown engine 'fast'"):
+        sweep(vfile, out=folder / "never", engine="fast")
+
+
+def test_a_point_the_vectorised_engine_refuses_fails_like_any_point(
+    chdir_folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    folder = chdir_folder
+    (folder / "refused.yaml").write_text(
+        VGRID.replace("defenders.bat-1.magazine", "doctrine.max_defenders_per_target").replace(
+            "values: [1, 2, 5]", "values: [1, 2]"
+        )
+    )
+    note = "the vectorised engine does not model doctrine.max_defenders_per_target above 1"
+    assert any(
+        f"{note}: 1 of 2 design points will fail" in n for n in plan_sweep("refused.yaml").notes
+    )
+    failed = (
+        "design point 1 (doctrine.max_defenders_per_target=2) failed: the vectorised engine "
+        "does not model doctrine.max_defenders_per_target above 1. Use --engine des (the SimPy "
+        "engine) for this scenario. The points finished so far are saved"
+    )
+    code, out, err = main(capsys, "sweep", "refused.yaml", "--out", "refused-out", "-w", "1")
+    assert code == 2
+    assert failed in err
+    assert "Traceback" not in out + err
+    saved = sorted(f.name for f in (folder / "refused-out" / "points").glob("point-*.json"))
+    assert saved == ["point-000000.json"]
+    assert not (folder / "refused-out" / "results.parquet").exists()
+    with (
+        pytest.warns(SweepWarning, match="1 of 2 design points will fail"),
+        pytest.raises(IncursionError, match=r"design point 1 \(doctrine"),
+    ):
+        sweep("refused.yaml", out="refused-pool", workers=2, plot=False)
+    # The des engine runs it.
+    res = sweep("refused.yaml", out="refused-des", workers=1, plot=False, engine="des")
+    assert len(res) == 2
 
 
 # ---------------------------------------------------------------------------- interruption
@@ -342,6 +496,10 @@ BAD = {
         LHS.replace("range: [0.3, 0.9]", "range: [0.3, 1.5]").replace("slow.yaml", "pk1.yaml"),
         "bad.yaml:12:18: parameters[2].range[1]: parameter 'weapons.sam.pk': the high end is not "
         "valid: expected a number <= 1, got 1.5",
+    ),
+    "engine": (
+        GRID.replace("seed: 5\n", "seed: 5\nengine: fast\n"),
+        "bad.yaml:4:9: engine: expected one of 'des' or 'vectorised', got 'fast'",
     ),
     "kind": (
         GRID.replace("kind: grid", "kind: latin"),
