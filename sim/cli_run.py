@@ -147,7 +147,16 @@ def run_cmd(
             disable=quiet,
         ) as progress,
     ):
-        task = progress.add_task(f"{scen.name}", total=reps)
+        first_use = (
+            " (loading the compiled kernel: the first run on a machine compiles it, about a minute)"
+            if engine == "vectorised"
+            else ""
+        )
+        task = progress.add_task(f"{scen.name}{first_use}", total=reps)
+
+        def show(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total, description=scen.name)
+
         try:
             result = run(
                 scen,
@@ -157,7 +166,7 @@ def run_cmd(
                 engine=engine,
                 until_ci=until_ci,
                 max_replications=max_replications,
-                progress=lambda done, total: progress.update(task, completed=done, total=total),
+                progress=show,
             )
         except KeyboardInterrupt:
             progress.stop()

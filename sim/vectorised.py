@@ -455,18 +455,22 @@ def run_vectorised(
             (first_chunk + j, f, r, max(0, min(r, TABLE_REPLICATIONS - f)))
             for j, (f, r) in enumerate(zip(firsts, batch, strict=True))
         ]
-        n_proc = min(n_workers, len(jobs))
-        if n_proc == 1:
+        n_proc = min(n_workers, len(jobs) - 1)
+        if n_proc <= 1:
             for i, first, reps, keep in jobs:
                 absorb(_chunk_result(world, sc, seed, i, first, reps, k, keep), reps)
             return
+        # The first chunk runs here: on a machine's first run that compiles the kernel once,
+        # and the workers then load it from numba's cache instead of each compiling it.
+        i, first, reps, keep = jobs[0]
+        absorb(_chunk_result(world, sc, seed, i, first, reps, k, keep), reps)
         pool = ProcessPoolExecutor(max_workers=n_proc)
         try:
             futures = [
                 pool.submit(_chunk_task, scenario, seed, i, first, reps, k, keep)
-                for i, first, reps, keep in jobs
+                for i, first, reps, keep in jobs[1:]
             ]
-            for fut, reps in zip(futures, batch, strict=True):  # in order: same result always
+            for fut, reps in zip(futures, batch[1:], strict=True):  # in order: same result
                 absorb(fut.result(), reps)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
