@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import sim
 from sim.errors import ScenarioError
 from sim.loader import load_scenario_text
+from sim.vectorised import unsupported_features
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["poland-2025-09-10", "poland-cheap-layer", "poland-european-kit"]
@@ -51,7 +52,7 @@ def _get(doc: Any, path: tuple) -> Any:
     return doc
 
 
-OUTCOMES = {"invalid": 0, "ran": 0}
+OUTCOMES = {"invalid": 0, "ran": 0, "ran_vectorised": 0}
 
 MUTATIONS = st.sampled_from(
     ["zero", "negative", "huge", "tiny", "nan", "inf", "half", "double", "empty", "string", "none"]
@@ -111,17 +112,20 @@ def test_mutated_scenarios_validate_or_run(data: st.DataObject) -> None:
         return
     if name not in SMALL or s.total_drones > 2000 or s.duration_h > 48:
         return  # valid but too big to run inside a unit test
-    # A scenario that validates must run: validation checks everything the run needs.
-    r = sim.run(s, replications=2, seed=1, workers=1)
-    OUTCOMES["ran"] += 1
-    d = r.drones
-    assert len(d) == 2 * s.total_drones
-    assert d["fate"].notna().all()
-    assert (r.shots["cost_usd"] >= 0).all()
-    m = r.summary["metrics"]
-    assert m["drones_launched"]["mean"] == s.total_drones
-    kills = int(r.shots["hit"].sum())
-    assert kills == int((d["fate"] == "destroyed").sum())
+    # A scenario that validates must run, on either engine: validation checks everything the run
+    # needs (the vectorised engine may refuse only what it says it does not model).
+    engines = ["des"] + ([] if unsupported_features(s) else ["vectorised"])
+    for engine in engines:
+        r = sim.run(s, replications=2, seed=1, workers=1, engine=engine)
+        OUTCOMES["ran" if engine == "des" else "ran_vectorised"] += 1
+        d = r.drones
+        assert len(d) == 2 * s.total_drones
+        assert d["fate"].notna().all()
+        assert (r.shots["cost_usd"] >= 0).all()
+        m = r.summary["metrics"]
+        assert m["drones_launched"]["mean"] == s.total_drones
+        kills = int(r.shots["hit"].sum())
+        assert kills == int((d["fate"] == "destroyed").sum())
 
 
 def test_fuzz_reached_the_engine() -> None:
@@ -132,4 +136,5 @@ def test_fuzz_reached_the_engine() -> None:
 
         pytest.skip("run together with test_mutated_scenarios_validate_or_run")
     assert OUTCOMES["ran"] >= 20, OUTCOMES
+    assert OUTCOMES["ran_vectorised"] >= 15, OUTCOMES
     assert OUTCOMES["invalid"] >= 20, OUTCOMES
