@@ -14,6 +14,7 @@ import pytest
 import shapely
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
+from test_gridindex import all_pairs_crossings
 
 from sim import geo
 from sim.errors import GeographyError, IncursionError
@@ -293,20 +294,9 @@ def test_crossings_match_shapely_on_polish_border(poland):
         assert np.all(np.diff(got) >= 0)
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
     # The grid index only prefilters: testing every segment against every edge gives the same.
-    e = poland.edges
-    ex, ey = e[:, 0][None, :], e[:, 1][None, :]
-    sx, sy = e[:, 2][None, :] - ex, e[:, 3][None, :] - ey
-    rx, ry = (x1 - x0)[:, None], (y1 - y0)[:, None]
-    dx, dy = ex - x0[:, None], ey - y0[:, None]
-    den = rx * sy - ry * sx
-    t, u = dx * sy - dy * sx, dx * ry - dy * rx
-    t, u, den = np.where(den < 0, -t, t), np.where(den < 0, -u, u), np.abs(den)
-    hit = (den > 0) & (t >= 0) & (t < den) & (u >= 0) & (u < den)
-    si, ei = np.nonzero(hit)
-    fr = np.minimum(t[si, ei] / den[si, ei], 1.0)
-    order = np.lexsort((fr, si))
-    assert np.array_equal(seg, si[order])
-    assert np.array_equal(frac, fr[order])
+    want_seg, want_frac = all_pairs_crossings(x0, y0, x1, y1, poland.edges)
+    assert np.array_equal(seg, want_seg)
+    assert np.array_equal(frac, want_frac)
 
 
 @st.composite

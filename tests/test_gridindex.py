@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from sim.geo import segment_edge_crossings
 
 
-def _all_pairs(x0, y0, x1, y1, edges):
+def all_pairs_crossings(x0, y0, x1, y1, edges):
+    """The slow oracle: every segment against every edge, sorted like the fast search."""
     ex, ey = edges[:, 0][None, :], edges[:, 1][None, :]
     sx, sy = edges[:, 2][None, :] - ex, edges[:, 3][None, :] - ey
     rx, ry = (x1 - x0)[:, None], (y1 - y0)[:, None]
@@ -48,7 +49,7 @@ def test_axis_parallel_outside_and_nan_segments() -> None:
     # only; NaN; a point inside; along the left side (collinear with its edges, which the closed
     # form ignores, but through the bottom edge's first vertex, which counts: half-open ranges)
     seg, frac = segment_edge_crossings(x0, y0, x1, y1, SQUARE)
-    want_seg, want_frac = _all_pairs(x0, y0, x1, y1, SQUARE)
+    want_seg, want_frac = all_pairs_crossings(x0, y0, x1, y1, SQUARE)
     assert np.array_equal(seg, want_seg)
     assert np.array_equal(frac, want_frac)
     assert seg.tolist() == [0, 0, 1, 1, 7]
@@ -62,6 +63,6 @@ def test_axis_parallel_outside_and_nan_segments() -> None:
 def test_same_as_testing_every_pair(segments: list[tuple[float, float, float, float]]) -> None:
     a = np.array(segments)
     seg, frac = segment_edge_crossings(a[:, 0], a[:, 1], a[:, 2], a[:, 3], SQUARE)
-    want_seg, want_frac = _all_pairs(a[:, 0], a[:, 1], a[:, 2], a[:, 3], SQUARE)
+    want_seg, want_frac = all_pairs_crossings(a[:, 0], a[:, 1], a[:, 2], a[:, 3], SQUARE)
     assert np.array_equal(seg, want_seg)
     assert np.array_equal(frac, want_frac)
