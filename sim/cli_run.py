@@ -134,6 +134,15 @@ def run_cmd(
             f"{map_replication} is not a replication of this run (0..{reps - 1})",
             param_hint="--map-replication",
         )
+    if engine == "vectorised":
+        from sim.vectorised import TABLE_REPLICATIONS
+
+        if map_replication >= TABLE_REPLICATIONS:
+            raise typer.BadParameter(
+                f"the vectorised engine keeps the tables of its first {TABLE_REPLICATIONS} "
+                f"replications only (0..{TABLE_REPLICATIONS - 1})",
+                param_hint="--map-replication",
+            )
     target = out if out is not None else Path("runs") / scen.name
     with (
         folder_lock(target),

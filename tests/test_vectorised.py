@@ -344,11 +344,21 @@ def test_cli_engine_vectorised(tmp_path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["engine"] == "vectorised"
     assert summary["replications"] == 30
+    # A map of a replication past the tables it keeps is refused before anything runs.
+    r = subprocess.run(
+        [sys.executable, "-m", "sim", "run", str(f), "--engine", "vectorised", "-n", "2000",
+         "--map-replication", "1500", "-q", "--out", str(tmp_path / "late")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert r.returncode == 2
+    assert "first 1000 replications" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "late").exists()
 
 
 def test_same_result_for_any_number_of_workers() -> None:
     s = Scenario.model_validate(_doc(count=3))
-    reps = 1024 + 300  # two chunks
+    reps = 1024 + 300  # 32 chunks of 42
     a = sim.run(s, replications=reps, seed=8, engine="vectorised", workers=1)
     b = sim.run(s, replications=reps, seed=8, engine="vectorised", workers=2)
     assert a.summary == b.summary
