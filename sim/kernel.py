@@ -980,9 +980,36 @@ def _run_chunk_core(
                                 oncall[j] = False
                         if not ok:
                             return False
+            tick_at = now  # when the next cycle is scheduled
             if is_tick:
                 if cnt[0] > 0:
-                    nxt = now + C2_CYCLE_S
+                    # While no airbase has an aircraft to offer and every waiting drone has been
+                    # looked at since the last defender was freed, a cycle only records that it
+                    # looked again: skip the cycles before the next other event in one step.
+                    quiet = True
+                    for j in range(na):
+                        if _available(sc_ac_base, j, ac_state):
+                            quiet = False
+                    for q in range(cnt[0]):
+                        if checked_k[plist[q]] != cnt[1]:
+                            quiet = False
+                    if quiet:
+                        t_next = detect[det_order[p_det]] if p_det < nd_det else math.inf
+                        for i in range(n):
+                            t_next = min(t_next, eng_wake[i])
+                        for b in range(nb):
+                            t_next = min(t_next, reload_at[b])
+                        for a in range(n_ac):
+                            if ac_ev[a] != _EV_NONE:
+                                t_next = min(t_next, ac_t[a])
+                        m = math.floor((horizon - now) / C2_CYCLE_S)
+                        if t_next < math.inf:
+                            m = min(m, math.ceil((t_next - now) / C2_CYCLE_S) - 1)
+                        if m >= 1:
+                            tick_at = now + m * C2_CYCLE_S
+                            for q in range(cnt[0]):
+                                checked_t[plist[q]] = tick_at
+                    nxt = tick_at + C2_CYCLE_S
                     if nxt > horizon:
                         cnt[2] = 1
                         tick_t = math.inf
@@ -997,7 +1024,7 @@ def _run_chunk_core(
                 det_sched, det_seq = now, seq
             if tick_new:
                 seq += 1
-                tick_sched, tick_seq = now, seq
+                tick_sched, tick_seq = tick_at, seq
                 tick_new = False
 
         # ---------------------------------------------------------- outputs
