@@ -27,17 +27,13 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import datetime as dt
 import gc
 import io
 import itertools
 import json
 import math
-import os
-import platform
 import pstats
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -56,6 +52,8 @@ except ImportError:  # running from a clone without `pip install -e .`
     sys.path.insert(0, str(ROOT))
 
 import simpy  # noqa: E402
+from machine_info import loadavg  # noqa: E402
+from machine_info import machine as shared_machine  # noqa: E402
 
 from sim.engine import Simulation  # noqa: E402
 from sim.intervals import circle_windows  # noqa: E402
@@ -98,54 +96,20 @@ def median_time(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> tuple[f
     return statistics.median(times), times
 
 
-def loadavg() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
-
-
 def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        cpu = platform.processor() or "unknown"
-    try:
-        nproc = int(subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip())
-    except (OSError, ValueError):
-        nproc = os.cpu_count() or 0
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "sim"],
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except OSError:
-        head, dirty = "", ""
+    """The shared machine record (:mod:`machine_info`), with this script's versions and a digest
+    of ``sim/*.py`` (the figures belong to that code even if it was not committed)."""
     import hashlib
 
+    info = shared_machine()
+    info["sim_modified_since_head"] = info.pop("dirty")
     digest = hashlib.sha256()
     for f in sorted((ROOT / "sim").glob("*.py")):
         digest.update(f.name.encode() + b"\0" + f.read_bytes())
-    return {
-        "git_head": head or "unknown",
-        "sim_modified_since_head": bool(dirty),
-        "sim_sources_sha256": digest.hexdigest()[:12],
-        "nproc": nproc,
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "simpy": simpy.__version__,
-        "platform": platform.platform(),
-        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-    }
+    info["sim_sources_sha256"] = digest.hexdigest()[:12]
+    info["numpy"] = np.__version__
+    info["simpy"] = simpy.__version__
+    return info
 
 
 # ------------------------------------------------------------------------- synthetic scenarios

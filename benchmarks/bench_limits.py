@@ -47,6 +47,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from machine_info import loadavg
 from machine_info import machine as shared_machine
 
 HERE = Path(__file__).resolve().parent
@@ -161,13 +162,6 @@ def _child(kind: str, *args: str) -> dict[str, Any]:
         raise RuntimeError(f"child {kind} {args} failed:\n{m['stderr_tail']}")
     m["child"] = json.loads(m["stdout_tail"].strip().splitlines()[-1])
     return m
-
-
-def loadavg() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
 
 
 def machine() -> dict[str, Any]:

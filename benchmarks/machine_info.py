@@ -46,3 +46,11 @@ def machine(*, watched: tuple[str, ...] = ("sim",)) -> dict[str, Any]:
         "dirty": bool(_git("status", "--porcelain", "--", *watched)),
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
     }
+
+
+def loadavg() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages, rounded (None where the OS has none)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None

@@ -347,7 +347,7 @@ def run_chunk(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate
     rounds = np.empty((max(n_ac, 1), max(n_slots, 1)), np.int64)
     oncall = np.zeros(max(na, 1), np.bool_)
     only_mask = np.zeros(max(nb + na, 1), np.bool_)
-    cnt = np.zeros(4, np.int64)  # 0 pending count, 1 freed count, 2 c2 dead, 3 pending seq
+    cnt = np.zeros(3, np.int64)  # waiting drones, defenders freed so far, C2 cycle ended
     return _run_chunk_core(
         tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate_s, out_border,
         out_detect, out_launch, out_tid, out_kill_def, out_shots_at, shots, n_shots, sorties,
@@ -620,10 +620,10 @@ def _run_chunk_core(
                 d = det_order[p_det]
                 p_det += 1
                 if math.isnan(killed[d]) and now <= end[d]:
-                    _pending_add(d, in_pending, plist, cnt)
-                    if c2_idle and na > 0 and cnt[2] == 0:
-                        tick_t, c2_idle = _wake(now, horizon, cnt)
-                        tick_new = True
+                    tick_t, c2_idle, tick_new = _wait_for_c2(
+                        d, now, horizon, na, in_pending, plist, checked_k, cnt, c2_idle, tick_t,
+                        tick_new,
+                    )  # fmt: skip
                     assign_who = d
                     do_assign = True
             elif t_eng == now and not tick_first:
@@ -710,11 +710,10 @@ def _run_chunk_core(
                     eng_state[d] = _E_NONE
                     eng_bat[d] = -1
                     if math.isnan(killed[d]) and now <= end[d]:
-                        _pending_add(d, in_pending, plist, cnt)
-                        checked_k[d] = -1
-                        if c2_idle and na > 0 and cnt[2] == 0:
-                            tick_t, c2_idle = _wake(now, horizon, cnt)
-                            tick_new = True
+                        tick_t, c2_idle, tick_new = _wait_for_c2(
+                            d, now, horizon, na, in_pending, plist, checked_k, cnt, c2_idle, tick_t,
+                            tick_new,
+                        )  # fmt: skip
                     if cnt[0] > 0:
                         assign_who = -1
                         do_assign = True
@@ -742,11 +741,10 @@ def _run_chunk_core(
                     d = ac_d[a]
                     ac_d[a] = -1
                     if math.isnan(killed[d]) and now <= end[d]:
-                        _pending_add(d, in_pending, plist, cnt)
-                        checked_k[d] = -1
-                        if c2_idle and na > 0 and cnt[2] == 0:
-                            tick_t, c2_idle = _wake(now, horizon, cnt)
-                            tick_new = True
+                        tick_t, c2_idle, tick_new = _wait_for_c2(
+                            d, now, horizon, na, in_pending, plist, checked_k, cnt, c2_idle, tick_t,
+                            tick_new,
+                        )  # fmt: skip
                     left = 0
                     for s in range(n_slots):
                         left += rounds[a, s]
@@ -1046,6 +1044,18 @@ def _wake(now, horizon, cnt):
         cnt[2] = 1
         return math.inf, False
     return nxt, False
+
+
+@numba.njit(cache=True, inline="always")
+def _wait_for_c2(d, now, horizon, na, in_pending, plist, checked_k, cnt, c2_idle, tick_t,
+                 tick_new):  # fmt: skip
+    """Drone ``d`` waits for C2 (again, from scratch); the C2 cycle wakes if it sleeps."""
+    _pending_add(d, in_pending, plist, cnt)
+    checked_k[d] = -1
+    if c2_idle and na > 0 and cnt[2] == 0:
+        tick_t, c2_idle = _wake(now, horizon, cnt)
+        tick_new = True
+    return tick_t, c2_idle, tick_new
 
 
 @numba.njit(cache=True, inline="always")

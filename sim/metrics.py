@@ -505,18 +505,6 @@ def by_group(
 # ------------------------------------------------------------------------------ intervals
 
 
-def _bootstrap_means(x: np.ndarray, n_boot: int, rng_seed: Any) -> np.ndarray:
-    """Means of ``n_boot`` resamples of ``x`` with replacement, drawn in bounded chunks."""
-    rng = np.random.default_rng(rng_seed)
-    n = x.size
-    rows = max(1, _BOOT_CHUNK_ELEMENTS // n)
-    means = np.empty(n_boot)
-    for start in range(0, n_boot, rows):
-        stop = min(start + rows, n_boot)
-        means[start:stop] = x[rng.integers(0, n, size=(stop - start, n))].mean(axis=1)
-    return means
-
-
 def _cluster_labels(where: str, clusters: Any, shape: tuple[int, ...]) -> np.ndarray:
     """``clusters`` checked (shape ``shape``, integer dtype) and as int64 labels.
 
@@ -554,10 +542,11 @@ def _cluster_t_half(mean: float, sums: np.ndarray, counts: np.ndarray, confidenc
     return float(stats.t.ppf(0.5 + confidence / 2, g - 1)) * math.sqrt(var)
 
 
-def _bootstrap_cluster_ratios(
-    sums: np.ndarray, counts: np.ndarray, n_boot: int, rng_seed: Any
+def _bootstrap_ratios(
+    sums: np.ndarray, counts: np.ndarray | None, n_boot: int, rng_seed: Any
 ) -> np.ndarray:
-    """``sum S / sum n`` of ``n_boot`` resamples of the clusters with replacement, in chunks."""
+    """``sum S / sum n`` of ``n_boot`` resamples of the units with replacement, drawn in bounded
+    chunks; ``counts`` None means one value per unit (the resample's mean)."""
     rng = np.random.default_rng(rng_seed)
     g = sums.size
     rows = max(1, _BOOT_CHUNK_ELEMENTS // g)
@@ -565,7 +554,10 @@ def _bootstrap_cluster_ratios(
     for start in range(0, n_boot, rows):
         stop = min(start + rows, n_boot)
         idx = rng.integers(0, g, size=(stop - start, g))
-        ratios[start:stop] = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
+        if counts is None:
+            ratios[start:stop] = sums[idx].mean(axis=1)
+        else:
+            ratios[start:stop] = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
     return ratios
 
 
@@ -633,7 +625,7 @@ def summarize(
             half = _cluster_t_half(mean, sums, counts, confidence)
             low, high = mean - half, mean + half
         else:
-            ratios = _bootstrap_cluster_ratios(sums, counts, int(n_boot), rng_seed)
+            ratios = _bootstrap_ratios(sums, counts, int(n_boot), rng_seed)
             low, high = (
                 float(q) for q in np.quantile(ratios, [0.5 - confidence / 2, 0.5 + confidence / 2])
             )
@@ -642,7 +634,7 @@ def summarize(
         half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * float(x.std(ddof=1)) / n**0.5
         low, high = mean - half, mean + half
     else:
-        means = _bootstrap_means(x, int(n_boot), rng_seed)
+        means = _bootstrap_ratios(x, None, int(n_boot), rng_seed)
         low, high = (
             float(q) for q in np.quantile(means, [0.5 - confidence / 2, 0.5 + confidence / 2])
         )

@@ -16,7 +16,16 @@ if TYPE_CHECKING:
     from sim.scenario import Scenario
     from sim.world import World
 
-__all__ = ["DRONE_COLUMNS", "SHOT_COLUMNS", "SORTIE_COLUMNS", "RunResult", "TrackPaths"]
+__all__ = [
+    "DRONE_COLUMNS",
+    "SHOT_COLUMNS",
+    "SORTIE_COLUMNS",
+    "RunResult",
+    "TrackPaths",
+    "drone_table",
+    "shot_table",
+    "sortie_table",
+]
 
 #: ``drones`` columns (one row per replication and drone); times in s from t = 0, NaN if never.
 DRONE_COLUMNS = (
@@ -33,6 +42,90 @@ SHOT_COLUMNS = (
 SORTIE_COLUMNS = (
     "replication", "defender", "aircraft", "wheels_up_s", "landing_s", "hours", "cost_usd",
 )  # fmt: skip
+
+
+def _names(names: tuple[str, ...], index: np.ndarray) -> np.ndarray:
+    """``names[index]``, with "" where the index is -1 (none)."""
+    return np.array([*names, ""], dtype=object)[np.asarray(index, np.int64)]
+
+
+def drone_table(
+    world: World, replication: np.ndarray, wave: np.ndarray, *, launch_s: np.ndarray,
+    border_cross_s: np.ndarray, detected_s: np.ndarray, fate: np.ndarray, fate_s: np.ndarray,
+    fate_x: np.ndarray, fate_y: np.ndarray, killed_by: np.ndarray, killed_weapon: np.ndarray,
+    shots_at: np.ndarray,
+) -> pd.DataFrame:  # fmt: skip
+    """The ``drones`` table (:data:`DRONE_COLUMNS`) from flat arrays, one entry per replication
+    and drone, drones in order within each replication. ``wave``, ``fate``, ``killed_by`` and
+    ``killed_weapon`` are indices (-1: none); ``fate_x``/``fate_y`` are in the scenario's plane."""
+    from sim.metrics import FATES
+
+    n = world.n_drones
+    flon, flat = world.projection.inverse(fate_x, fate_y)
+    waves = np.asarray(wave, np.int64)
+    return pd.DataFrame(
+        {
+            "replication": replication,
+            "drone": np.tile(np.arange(n), len(replication) // max(n, 1)),
+            "wave": np.array([w.name for w in world.waves], dtype=object)[waves],
+            "type": np.array([w.type for w in world.waves], dtype=object)[waves],
+            "launch_s": launch_s,
+            "border_cross_s": border_cross_s,
+            "detected_s": detected_s,
+            "fate": pd.Categorical.from_codes(np.asarray(fate).astype(int), categories=FATES),
+            "fate_s": fate_s,
+            "fate_lat": flat,
+            "fate_lon": flon,
+            "killed_by": _names(world.defender_names, killed_by),
+            "killed_by_weapon": _names(world.weapon_names, killed_weapon),
+            "shots_at": shots_at,
+        },
+        columns=list(DRONE_COLUMNS),
+    )
+
+
+def shot_table(
+    world: World, replication: np.ndarray, *, time_s: np.ndarray, impact_s: np.ndarray,
+    defender: np.ndarray, weapon: np.ndarray, drone: np.ndarray, hit: np.ndarray,
+    cost_usd: np.ndarray, x: np.ndarray, y: np.ndarray,
+) -> pd.DataFrame:  # fmt: skip
+    """The ``shots`` table (:data:`SHOT_COLUMNS`); ``defender``/``weapon`` are indices and
+    ``x``/``y`` the impact point in the scenario's plane."""
+    lon, lat = world.projection.inverse(x, y)
+    return pd.DataFrame(
+        {
+            "replication": replication,
+            "time_s": time_s,
+            "impact_s": impact_s,
+            "defender": _names(world.defender_names, defender),
+            "weapon": _names(world.weapon_names, weapon),
+            "drone": drone,
+            "hit": hit,
+            "cost_usd": cost_usd,
+            "lat": lat,
+            "lon": lon,
+        },
+        columns=list(SHOT_COLUMNS),
+    )
+
+
+def sortie_table(
+    world: World, replication: np.ndarray, *, defender: np.ndarray, aircraft: np.ndarray,
+    wheels_up_s: np.ndarray, landing_s: np.ndarray, hours: np.ndarray, cost_usd: np.ndarray,
+) -> pd.DataFrame:  # fmt: skip
+    """The ``sorties`` table (:data:`SORTIE_COLUMNS`); ``defender`` is an index."""
+    return pd.DataFrame(
+        {
+            "replication": replication,
+            "defender": _names(world.defender_names, defender),
+            "aircraft": aircraft,
+            "wheels_up_s": wheels_up_s,
+            "landing_s": landing_s,
+            "hours": hours,
+            "cost_usd": cost_usd,
+        },
+        columns=list(SORTIE_COLUMNS),
+    )
 
 
 @dataclass(frozen=True)

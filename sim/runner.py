@@ -20,14 +20,13 @@ import pandas as pd
 from sim.engine import ReplicationResult, Simulation
 from sim.errors import IncursionError, LimitError
 from sim.metrics import (
-    FATES,
     Outcomes,
     RunningMoments,
     replication_metrics,
     summarize,
     summary_from_parts,
 )
-from sim.results import DRONE_COLUMNS, SHOT_COLUMNS, SORTIE_COLUMNS, RunResult
+from sim.results import RunResult, drone_table, shot_table, sortie_table
 from sim.scenario import MAX_REPLICATIONS, Scenario
 from sim.tracks import build_tracks
 from sim.world import World, build_world
@@ -301,70 +300,45 @@ def collect(collector: _Collector, *, engine: str) -> RunResult:
     def cat(key: str, part: str) -> np.ndarray:
         return np.concatenate([getattr(r, part)[key] for r in results])
 
-    proj = world.projection
-
-    # Drone table: long format, one row per replication and drone.
+    # Tables: long format, one row per replication and drone, per shot, per sortie.
     keep = len(results)
-    wave_idx = results[0].tracks.wave
-    wave_names = np.array([w.name for w in world.waves])
-    type_names = np.array([w.type for w in world.waves])
-    names = np.array([*world.defender_names, ""], dtype=object)
-    wnames = np.array([*world.weapon_names, ""], dtype=object)
-    fx = np.stack([r.fate_x for r in results])
-    fy = np.stack([r.fate_y for r in results])
-    flon, flat = proj.inverse(fx, fy)
-    drones = pd.DataFrame(
-        {
-            "replication": np.repeat(np.arange(keep), n),
-            "drone": np.tile(np.arange(n), keep),
-            "wave": np.tile(wave_names[wave_idx], keep),
-            "type": np.tile(type_names[wave_idx], keep),
-            "launch_s": np.concatenate([r.tracks.launch_s for r in results]),
-            "border_cross_s": border.ravel(),
-            "detected_s": detect.ravel(),
-            "fate": pd.Categorical.from_codes(fate.ravel().astype(int), categories=FATES),
-            "fate_s": fate_s.ravel(),
-            "fate_lat": flat.ravel(),
-            "fate_lon": flon.ravel(),
-            "killed_by": names[np.concatenate([r.killed_by for r in results])],
-            "killed_by_weapon": wnames[np.concatenate([r.killed_weapon for r in results])],
-            "shots_at": np.concatenate([r.shots_at for r in results]),
-        },
-        columns=list(DRONE_COLUMNS),
+    drones = drone_table(
+        world,
+        np.repeat(np.arange(keep), n),
+        np.tile(results[0].tracks.wave, keep),
+        launch_s=np.concatenate([r.tracks.launch_s for r in results]),
+        border_cross_s=border.ravel(),
+        detected_s=detect.ravel(),
+        fate=fate.ravel(),
+        fate_s=fate_s.ravel(),
+        fate_x=np.concatenate([r.fate_x for r in results]),
+        fate_y=np.concatenate([r.fate_y for r in results]),
+        killed_by=np.concatenate([r.killed_by for r in results]),
+        killed_weapon=np.concatenate([r.killed_weapon for r in results]),
+        shots_at=np.concatenate([r.shots_at for r in results]),
     )
-    slon, slat = proj.inverse(cat("x", "shots"), cat("y", "shots"))
-    shots = pd.DataFrame(
-        {
-            "replication": shot_rep,
-            "time_s": cat("time_s", "shots"),
-            "impact_s": cat("impact_s", "shots"),
-            "defender": np.asarray(world.defender_names, dtype=object)[outcomes.shot_defender]
-            if shot_rep.size
-            else np.array([], dtype=object),
-            "weapon": np.asarray(world.weapon_names, dtype=object)[outcomes.shot_weapon]
-            if shot_rep.size
-            else np.array([], dtype=object),
-            "drone": cat("drone", "shots"),
-            "hit": outcomes.shot_hit,
-            "cost_usd": outcomes.shot_cost_usd,
-            "lat": slat,
-            "lon": slon,
-        },
-        columns=list(SHOT_COLUMNS),
+    shots = shot_table(
+        world,
+        shot_rep,
+        time_s=cat("time_s", "shots"),
+        impact_s=cat("impact_s", "shots"),
+        defender=outcomes.shot_defender,
+        weapon=outcomes.shot_weapon,
+        drone=cat("drone", "shots"),
+        hit=outcomes.shot_hit,
+        cost_usd=outcomes.shot_cost_usd,
+        x=cat("x", "shots"),
+        y=cat("y", "shots"),
     )
-    sorties = pd.DataFrame(
-        {
-            "replication": sortie_rep,
-            "defender": np.asarray(world.defender_names, dtype=object)[outcomes.sortie_defender]
-            if sortie_rep.size
-            else np.array([], dtype=object),
-            "aircraft": cat("aircraft", "sorties"),
-            "wheels_up_s": cat("wheels_up_s", "sorties"),
-            "landing_s": cat("landing_s", "sorties"),
-            "hours": outcomes.sortie_hours,
-            "cost_usd": outcomes.sortie_cost_usd,
-        },
-        columns=list(SORTIE_COLUMNS),
+    sorties = sortie_table(
+        world,
+        sortie_rep,
+        defender=outcomes.sortie_defender,
+        aircraft=cat("aircraft", "sorties"),
+        wheels_up_s=cat("wheels_up_s", "sorties"),
+        landing_s=cat("landing_s", "sorties"),
+        hours=outcomes.sortie_hours,
+        cost_usd=outcomes.sortie_cost_usd,
     )
     summary["replication_seeds"] = rep_seeds
     per_rep_frame = pd.DataFrame(

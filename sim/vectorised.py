@@ -51,7 +51,6 @@ from sim import kernel
 from sim.errors import IncursionError
 from sim.kernel import Scene, Tpl
 from sim.metrics import (
-    FATES,
     ClusterMoments,
     Outcomes,
     replication_metrics,
@@ -59,7 +58,7 @@ from sim.metrics import (
     summary_from_parts,
 )
 from sim.pools import build_pool, position
-from sim.results import DRONE_COLUMNS, SHOT_COLUMNS, SORTIE_COLUMNS, RunResult, TrackPaths
+from sim.results import RunResult, TrackPaths, drone_table, shot_table, sortie_table
 from sim.scenario import Scenario
 from sim.world import KMH, World, build_world
 
@@ -286,77 +285,58 @@ def _tables(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:  # fmt: skip
     """Drone, shot and sortie tables of this chunk's first ``keep`` replications."""
     n = world.n_drones
-    names = np.array([*world.defender_names, ""], dtype=object)
-    wnames = np.array([*world.weapon_names, ""], dtype=object)
-    wave_of = np.concatenate([np.full(w.count, i) for i, w in enumerate(world.waves)])
-    wave_names = np.array([w.name for w in world.waves], dtype=object)
-    type_names = np.array([w.type for w in world.waves], dtype=object)
 
     def take(key: str) -> np.ndarray:
         return out[key][:keep].ravel()
 
     tid, launch, fate_s = take("tid"), take("launch"), take("fate_s")
-    fx, fy = position(tp, tid, fate_s - launch)
-    flon, flat = world.projection.inverse(fx, fy)
-    kd = take("kill_def")
-    sel = shots[:, 0] < keep
-    sh = shots[sel]
+    sh = shots[shots[:, 0] < keep]
     s_rep, s_drone = sh[:, 0].astype(np.int64), sh[:, 1].astype(np.int64)
-    s_def, s_w = sh[:, 2].astype(np.int64), sh[:, 3].astype(np.int64)
-    s_tid = out["tid"][s_rep, s_drone] if sh.size else np.empty(0, np.int64)
-    s_launch = out["launch"][s_rep, s_drone] if sh.size else np.empty(0)
-    sx, sy = position(tp, s_tid, sh[:, 6] - s_launch)
-    slon, slat = world.projection.inverse(sx, sy)
+    s_w = sh[:, 3].astype(np.int64)
+    hits = sh[:, 4] > 0.5
     # the weapon of each kill: the weapon of the kill's hit
     kill_w = np.full(keep * n, -1, np.int64)
-    hits = sh[:, 4] > 0.5
     kill_w[s_rep[hits] * n + s_drone[hits]] = s_w[hits]
-    drones = pd.DataFrame(
-        {
-            "replication": np.repeat(np.arange(keep), n) + first_rep,
-            "drone": np.tile(np.arange(n), keep),
-            "wave": np.tile(wave_names[wave_of], keep),
-            "type": np.tile(type_names[wave_of], keep),
-            "launch_s": launch,
-            "border_cross_s": take("border"),
-            "detected_s": take("detect"),
-            "fate": pd.Categorical.from_codes(take("fate").astype(int), categories=FATES),
-            "fate_s": fate_s,
-            "fate_lat": flat,
-            "fate_lon": flon,
-            "killed_by": names[kd],
-            "killed_by_weapon": wnames[kill_w],
-            "shots_at": take("shots_at"),
-        },
-        columns=list(DRONE_COLUMNS),
+    fx, fy = position(tp, tid, fate_s - launch)
+    drones = drone_table(
+        world,
+        np.repeat(np.arange(keep), n) + first_rep,
+        np.tile(np.concatenate([np.full(w.count, i) for i, w in enumerate(world.waves)]), keep),
+        launch_s=launch,
+        border_cross_s=take("border"),
+        detected_s=take("detect"),
+        fate=take("fate"),
+        fate_s=fate_s,
+        fate_x=fx,
+        fate_y=fy,
+        killed_by=take("kill_def"),
+        killed_weapon=kill_w,
+        shots_at=take("shots_at"),
     )
-    shot_df = pd.DataFrame(
-        {
-            "replication": s_rep + first_rep,
-            "time_s": sh[:, 5],
-            "impact_s": sh[:, 6],
-            "defender": names[s_def],
-            "weapon": wnames[s_w],
-            "drone": s_drone,
-            "hit": hits,
-            "cost_usd": sh[:, 7],
-            "lat": slat,
-            "lon": slon,
-        },
-        columns=list(SHOT_COLUMNS),
+    sx, sy = position(tp, out["tid"][s_rep, s_drone], sh[:, 6] - out["launch"][s_rep, s_drone])
+    shot_df = shot_table(
+        world,
+        s_rep + first_rep,
+        time_s=sh[:, 5],
+        impact_s=sh[:, 6],
+        defender=sh[:, 2].astype(np.int64),
+        weapon=s_w,
+        drone=s_drone,
+        hit=hits,
+        cost_usd=sh[:, 7],
+        x=sx,
+        y=sy,
     ).sort_values(["replication", "impact_s", "drone"], kind="stable", ignore_index=True)
     so = sorties[sorties[:, 0] < keep]
-    sortie_df = pd.DataFrame(
-        {
-            "replication": so[:, 0].astype(np.int64) + first_rep,
-            "defender": names[so[:, 1].astype(np.int64)],
-            "aircraft": so[:, 2].astype(np.int64),
-            "wheels_up_s": so[:, 3],
-            "landing_s": so[:, 4],
-            "hours": (so[:, 4] - so[:, 3]) / 3600.0,
-            "cost_usd": so[:, 5],
-        },
-        columns=list(SORTIE_COLUMNS),
+    sortie_df = sortie_table(
+        world,
+        so[:, 0].astype(np.int64) + first_rep,
+        defender=so[:, 1].astype(np.int64),
+        aircraft=so[:, 2].astype(np.int64),
+        wheels_up_s=so[:, 3],
+        landing_s=so[:, 4],
+        hours=(so[:, 4] - so[:, 3]) / 3600.0,
+        cost_usd=so[:, 5],
     ).sort_values(["replication", "wheels_up_s"], kind="stable", ignore_index=True)
     return drones, shot_df, sortie_df
 
