@@ -32,7 +32,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyproj
@@ -43,7 +43,10 @@ from pyproj.crs.coordinate_operation import LambertConformalConic2SPConversion
 
 from sim._paths import seeds_dir
 from sim.errors import GeographyError
-from sim.gridindex import EdgeGrid, crossings
+
+if TYPE_CHECKING:
+    # The compiled search loads numba: only when crossings are computed, not for `validate`.
+    from sim.gridindex import EdgeGrid
 
 __all__ = [
     "BUILTIN_TERRITORIES",
@@ -719,6 +722,8 @@ def _edge_grid(edges: np.ndarray) -> EdgeGrid:
     if grid is None:
         if len(_EDGE_GRIDS) > 64:
             _EDGE_GRIDS.clear()
+        from sim.gridindex import EdgeGrid
+
         grid = EdgeGrid.build(edges)
         _EDGE_GRIDS[key] = grid
     return grid
@@ -771,6 +776,8 @@ def segment_edge_crossings(
         return empty
     # Candidate pairs from a uniform grid of the edges (built once per edge set): a drone segment
     # hundreds of km long meets only the few edges in the cells it passes through.
+    from sim.gridindex import crossings
+
     segments, fractions = crossings(_edge_grid(edges), px, py, qx, qy)
     if segments.size == 0:
         return empty
