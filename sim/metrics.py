@@ -145,7 +145,7 @@ import numpy as np
 from scipy import stats
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     import pandas as pd
 
@@ -732,6 +732,15 @@ def metrics_frame(summary: dict[str, Any]) -> pd.DataFrame:
     return frame
 
 
+def _group_items(o: Outcomes) -> Iterator[tuple[str, np.ndarray]]:
+    """Every per-weapon and per-defender figure of :func:`by_group`, per replication, keyed
+    ``"<group>\\0<name>\\0<column>"`` (the keys of the streamed moments)."""
+    for group in ("weapon", "defender"):
+        for name, table in by_group(o, group).items():
+            for col, values in table.items():
+                yield f"{group}\0{name}\0{col}", np.asarray(values, float)
+
+
 class RunningMoments:
     """Streaming count, mean and sum of squared deviations per key (Chan, Golub and LeVeque's
     pairwise update), so that a long run's per-group means and t intervals need no array of every
@@ -746,10 +755,8 @@ class RunningMoments:
     def add_groups(self, o: Outcomes) -> None:
         """Add the per-weapon and per-defender figures of some replications (:func:`by_group`),
         keyed ``"<group>\\0<name>\\0<column>"``."""
-        for group in ("weapon", "defender"):
-            for name, table in by_group(o, group).items():
-                for col, values in table.items():
-                    self.add(f"{group}\0{name}\0{col}", np.asarray(values, float))
+        for key, values in _group_items(o):
+            self.add(key, values)
 
     def mean(self, key: str) -> float:
         """Running mean: total / count (exact for counts, as numpy's mean of the same values)."""
@@ -818,10 +825,8 @@ class ClusterMoments:
         """Add the per-weapon and per-defender figures of some replications (:func:`by_group`),
         keyed ``"<group>\\0<name>\\0<column>"``; ``clusters`` (R,) labels each replication."""
         labels = _cluster_labels("ClusterMoments.add_groups", clusters, (o.n_replications,))
-        for group in ("weapon", "defender"):
-            for name, table in by_group(o, group).items():
-                for col, values in table.items():
-                    self.add(f"{group}\0{name}\0{col}", np.asarray(values, float), labels)
+        for key, values in _group_items(o):
+            self.add(key, values, labels)
 
     def add(self, key: str, x: np.ndarray, clusters: np.ndarray) -> None:
         """Add the finite values of ``x`` under ``key``, ``clusters`` labelling each value."""
