@@ -35,7 +35,7 @@ import bisect
 import itertools
 import math
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -795,6 +795,10 @@ class Simulation:
                 "hours": np.empty(0),
                 "cost_usd": np.empty(0),
             }
+        # A drone shot down before it reached the border never crossed it.
+        crossed = tr.border_cross_s <= fate_s
+        if not crossed[np.isfinite(tr.border_cross_s)].all():
+            tr = replace(tr, border_cross_s=np.where(crossed, tr.border_cross_s, np.nan))
         return ReplicationResult(
             tracks=tr,
             fate=fate,

@@ -279,12 +279,12 @@ def _fighter_plan(bp_off, bt, bx, by, al_off, al_a, al_b, lo_w, wpn_cost, wpn_mi
 
 # ------------------------------------------------------------------------------ the kernel
 @numba.njit(cache=True)
-def run_chunk(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate_s, out_border,
+def run_chunk(tp, sc, stream_key, first_rep, reps, out_fate, out_fate_s, out_border,
               out_detect, out_launch, out_tid, out_kill_def, out_shots_at, shots, n_shots,
               sorties, n_sorties):  # fmt: skip
     """Run replications ``first_rep .. first_rep + reps - 1`` (global indices, for the streams).
 
-    ``pool_base[w]`` is the first template id of wave ``w``'s pool (``tp.k`` templates each).
+    Drone ``i`` flies one of its own ``tp.k`` templates, ``i * tp.k .. (i + 1) * tp.k - 1``.
     Per-drone outputs are (reps, N); ``shots`` is (S, 8) float rows ``rep, drone, defender,
     weapon, hit, fire, impact, cost``; ``sorties`` is (Q, 6) rows ``rep, defender, aircraft,
     wheels_up, landing, cost``; ``n_shots[0]`` / ``n_sorties[0]`` count the rows written.
@@ -298,7 +298,6 @@ def run_chunk(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate
     n_ac = sc.ac_base.size
     nd = nb + na
     n_slots = sc.lo_w.shape[1]
-    tp_k = tp.k
     state = np.zeros(1, np.uint64)
     # per-drone state
     tid = np.empty(n, np.int64)
@@ -326,7 +325,6 @@ def run_chunk(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate
     barred = np.zeros((n, max(nb, 1)), np.bool_)
     haswin = np.zeros((n, max(nb, 1)), np.bool_)
     last_allowed = np.empty(n)
-    mark = np.full(pool_base.size * tp_k + 1, -1, np.int64)
     order = np.empty(n, np.int64)
     # defenders
     last_freed = np.empty(max(nd, 1), np.int64)
@@ -349,11 +347,11 @@ def run_chunk(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate
     only_mask = np.zeros(max(nb + na, 1), np.bool_)
     cnt = np.zeros(3, np.int64)  # waiting drones, defenders freed so far, C2 cycle ended
     return _run_chunk_core(
-        tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate_s, out_border,
+        tp, sc, stream_key, first_rep, reps, out_fate, out_fate_s, out_border,
         out_detect, out_launch, out_tid, out_kill_def, out_shots_at, shots, n_shots, sorties,
         n_sorties, state, tid, shift, end, alt, detect, killed, kill_def, shots_at, in_pending,
         plist, snapshot, tried, checked_k, checked_t, eng_wake, eng_bat, eng_state, eng_ready,
-        eng_shots, eng_nfire, eng_fire_t, eng_chan, barred, haswin, last_allowed, mark, order,
+        eng_shots, eng_nfire, eng_fire_t, eng_chan, barred, haswin, last_allowed, order,
         last_freed, committed, mag, ch_used, reload_at, chq, chq_h, chq_t, ac_state, ac_x, ac_y,
         ac_up, ac_t, ac_ev, ac_d, rounds, oncall, only_mask, cnt,
     )  # fmt: skip
@@ -361,11 +359,11 @@ def run_chunk(tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate
 
 @numba.njit(cache=True, _nrt=False)
 def _run_chunk_core(
-    tp, sc, stream_key, first_rep, reps, pool_base, out_fate, out_fate_s, out_border, out_detect,
+    tp, sc, stream_key, first_rep, reps, out_fate, out_fate_s, out_border, out_detect,
     out_launch, out_tid, out_kill_def, out_shots_at, shots, n_shots, sorties, n_sorties, state,
     tid, shift, end, alt, detect, killed, kill_def, shots_at, in_pending, plist, snapshot, tried,
     checked_k, checked_t, eng_wake, eng_bat, eng_state, eng_ready, eng_shots, eng_nfire,
-    eng_fire_t, eng_chan, barred, haswin, last_allowed, mark, order, last_freed, committed, mag,
+    eng_fire_t, eng_chan, barred, haswin, last_allowed, order, last_freed, committed, mag,
     ch_used, reload_at, chq, chq_h, chq_t, ac_state, ac_x, ac_y, ac_up, ac_t, ac_ev, ac_d, rounds,
     oncall, only_mask, cnt,
 ):  # fmt: skip
@@ -450,13 +448,7 @@ def _run_chunk_core(
         state[0] = _mix(stream_key ^ _mix(np.uint64(rep) * _GOLDEN + np.uint64(1)))
         # ---------------------------------------------------------- tracks of this replication
         for i in range(n):
-            w = sc_wave_of[i]
-            while True:
-                j = pool_base[w] + int(_uniform(state) * tp_k)
-                if mark[j] != rep:
-                    mark[j] = rep
-                    break
-            tid[i] = j
+            tid[i] = i * tp_k + int(_uniform(state) * tp_k)  # one of the drone's own templates
         for i in range(n):
             w = sc_wave_of[i]
             lo, hi = sc_win_lo[w], sc_win_hi[w]
@@ -1030,6 +1022,8 @@ def _run_chunk_core(
             if not math.isnan(killed[i]):
                 out_fate[rr, i] = _DESTROYED
                 out_fate_s[rr, i] = killed[i]
+                if out_border[rr, i] > killed[i]:  # shot down before it reached the border
+                    out_border[rr, i] = math.nan
             else:
                 out_fate_s[rr, i] = end[i]
             out_kill_def[rr, i] = kill_def[i]

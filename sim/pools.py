@@ -3,16 +3,25 @@
 A *template* is one drone's track flown from launch time 0: route spread and electronic-warfare
 outcome drawn as in the discrete-event engine, then border crossing, territory and
 shot-allowed intervals, sensor cover and battery envelope windows, all in template time. A drone
-of a replication takes a template of its wave and its own launch time; everything above is the
-template's shifted by that launch time (space does not depend on when a drone flies), cut at the
+of a replication takes a template and its own launch time; everything above is the template's
+shifted by that launch time (space does not depend on when a drone flies), cut at the
 scenario's horizon. Detection scans, the sensors' hours and every draw of the defence stay in
 absolute time and are drawn per replication (:mod:`sim.kernel`).
 
-A pool holds ``k`` templates per wave. The drones of one wave in one replication take distinct
-templates, drawn uniformly: since the pool is an i.i.d. sample of the wave's track distribution,
-each replication is then exactly distributed as in the discrete-event engine. Replications that
-share a pool are correlated through it, which is why the vectorised engine computes its
-intervals over pools (clusters), not replications.
+A pool holds ``k`` templates for each drone of the scenario (its *slot*); in every replication a
+drone takes one of its own slot's templates, uniformly. The random inputs of a slot's templates
+(route spread, then the electronic-warfare uniforms) are the points of a digitally shifted Sobol'
+set (:mod:`sim.qmc`), one independent set per slot:
+
+- every point is uniform, so every template is exactly a draw of its wave's track distribution;
+- slots are independent, so the drones of a replication fly independent tracks, and each
+  replication is exactly distributed as in the discrete-event engine;
+- the set is stratified, so a pool represents the track distribution more evenly than ``k``
+  independent draws would, and the means of replications that share it vary less.
+
+Replications that share a pool are correlated through it, which is why the vectorised engine
+computes its intervals over pools (clusters), not replications. ``rqmc=False`` draws the
+templates independently instead (the same model; used to measure the gain).
 """
 
 from __future__ import annotations
@@ -20,13 +29,15 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from scipy.special import ndtri
 
 from sim.intervals import merge_intervals
 from sim.kernel import Tpl
+from sim.qmc import shifted_sobol
 from sim.tracks import battery_windows, border_crossings, breakpoints, fly, sensor_cover
 from sim.world import World
 
-__all__ = ["build_pool", "csr"]
+__all__ = ["build_pool", "csr", "pool_draws", "position"]
 
 
 def csr(keys: np.ndarray, n_keys: int) -> np.ndarray:
@@ -34,11 +45,45 @@ def csr(keys: np.ndarray, n_keys: int) -> np.ndarray:
     return np.searchsorted(keys, np.arange(n_keys + 1), side="left").astype(np.int64)
 
 
-def build_pool(world: World, k: int, rng: np.random.Generator) -> Tpl:
-    """``k`` templates per wave; template ``w * k + j`` is wave ``w``'s ``j``-th."""
-    waves = tuple(dataclasses.replace(w, count=k, window_s=(0.0, 0.0)) for w in world.waves)
+def pool_draws(
+    world: World, k: int, rng: np.random.Generator
+) -> tuple[list[np.ndarray | None], np.ndarray]:
+    """Random inputs of ``k`` templates per drone slot, one shifted Sobol' set per slot.
+
+    Returns ``spread_z`` (per wave: standard normals, shape (count * k, waypoints, 2), or None
+    without spread) and ``ew_u`` (uniforms, shape (drones * k, areas, 4)), in template order
+    (slot ``i``'s ``j``-th template is ``i * k + j``). A point's first coordinates are the ones
+    that matter most, where Sobol' sets are most even: each area's outcome, then the spread,
+    then the time of a loss and the angle and side of a diversion.
+    """
+    n_areas = int(world.ew_x.size)
+    spread: list[np.ndarray | None] = []
+    ew = []
+    for w in world.waves:
+        n_wp = w.route_xy.shape[0]
+        d_s = 2 * n_wp if w.spread_m > 0 else 0
+        u = shifted_sobol(k, 4 * n_areas + d_s, rng, sets=w.count).reshape(w.count * k, -1)
+        spread.append(ndtri(u[:, n_areas : n_areas + d_s]).reshape(-1, n_wp, 2) if d_s else None)
+        e = np.empty((w.count * k, n_areas, 4))
+        if n_areas:
+            e[:, :, 0] = u[:, :n_areas]
+            e[:, :, 1:] = u[:, n_areas + d_s :].reshape(-1, n_areas, 3)
+        ew.append(e)
+    return spread, np.concatenate(ew)
+
+
+def build_pool(world: World, k: int, rng: np.random.Generator, *, rqmc: bool = True) -> Tpl:
+    """``k`` templates per drone slot; template ``i * k + j`` is drone ``i``'s ``j``-th.
+
+    With ``rqmc`` (the default) each slot's random inputs are a shifted Sobol' set
+    (:func:`pool_draws`); without, independent draws from ``rng``.
+    """
+    waves = tuple(
+        dataclasses.replace(w, count=w.count * k, window_s=(0.0, 0.0)) for w in world.waves
+    )
     tw = dataclasses.replace(world, waves=waves)
-    seg, per, end, reason, diverted, pieces = fly(tw, rng)
+    spread_z, ew_u = pool_draws(world, k, rng) if rqmc else (None, None)
+    seg, per, end, reason, diverted, pieces = fly(tw, rng, spread_z=spread_z, ew_u=ew_u)
     n = end.size
     offsets, bt, bx, by = breakpoints(seg, n)
     inside = pieces["inside"]

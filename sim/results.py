@@ -28,15 +28,17 @@ __all__ = [
 ]
 
 #: ``drones`` columns (one row per replication and drone); times in s from t = 0, NaN if never.
+#: The spec's columns in the spec's order, then what this project adds.
 DRONE_COLUMNS = (
     "replication", "drone", "wave", "type", "launch_s", "border_cross_s", "detected_s", "fate",
-    "fate_s", "fate_lat", "fate_lon", "killed_by", "killed_by_weapon", "shots_at",
+    "fate_s", "fate_lat", "fate_lon", "killed_by", "shots_at", "killed_by_weapon",
 )  # fmt: skip
 #: ``shots`` columns (one row per shot): fire time, defender, weapon, target, whether it killed,
-#: its cost, and where it struck the drone (impact point, WGS84) at ``impact_s``.
+#: its cost, and where it struck the drone (impact point, WGS84) at ``impact_s`` (added after
+#: the spec's columns, which keep the spec's order).
 SHOT_COLUMNS = (
-    "replication", "time_s", "impact_s", "defender", "weapon", "drone", "hit", "cost_usd", "lat",
-    "lon",
+    "replication", "time_s", "defender", "weapon", "drone", "hit", "cost_usd", "lat", "lon",
+    "impact_s",
 )  # fmt: skip
 #: ``sorties`` columns (one row per fighter sortie): wheels-up to landing, charged per flight hour.
 SORTIE_COLUMNS = (

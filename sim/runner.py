@@ -54,7 +54,7 @@ def run_replication(world: World, seed: int, i: int) -> ReplicationResult:
     tracks = build_tracks(world, rng)
     result = Simulation(world, tracks, rng).run()
     # Keep only what the results need: a long run must not hold every replication's tracks.
-    result.tracks = tracks.summary()
+    result.tracks = result.tracks.summary()
     return result
 
 

@@ -147,8 +147,14 @@ class Tracks:
         return float(np.interp(t, bt, self.bx[s:e])), float(np.interp(t, bt, self.by[s:e]))
 
 
-def _launch(world: World, rng: np.random.Generator) -> tuple[Segments, dict[str, np.ndarray]]:
-    """Launch times, spread routes and geodesically timed legs for every drone."""
+def _launch(
+    world: World, rng: np.random.Generator, spread_z: list[np.ndarray | None] | None = None
+) -> tuple[Segments, dict[str, np.ndarray]]:
+    """Launch times, spread routes and geodesically timed legs for every drone.
+
+    ``spread_z[w]``, if given, holds wave ``w``'s standard-normal route offsets, shape
+    (count, waypoints, 2), in place of draws from ``rng``.
+    """
     segs: list[tuple[np.ndarray, ...]] = []
     per: dict[str, list[np.ndarray]] = {
         k: []
@@ -165,7 +171,10 @@ def _launch(world: World, rng: np.random.Generator) -> tuple[Segments, dict[str,
         pts[:, 0, :] = w.launch_xy
         pts[:, 1:, :] = w.route_xy
         if w.spread_m > 0:
-            pts[:, 1:, :] += rng.normal(0.0, w.spread_m, (n, k, 2))
+            if spread_z is None:
+                pts[:, 1:, :] += rng.normal(0.0, w.spread_m, (n, k, 2))
+            else:
+                pts[:, 1:, :] += w.spread_m * spread_z[wi]
         lon, lat = proj.inverse(pts[..., 0], pts[..., 1])
         legs_m = geodesic_distance_m(lon[:, :-1], lat[:, :-1], lon[:, 1:], lat[:, 1:])
         times = launch[:, None] + np.concatenate(
@@ -212,7 +221,11 @@ def _first_per_drone(drone: np.ndarray, time: np.ndarray, n: int) -> tuple[np.nd
 
 
 def _electronic_warfare(
-    world: World, seg: Segments, per: dict[str, np.ndarray], rng: np.random.Generator
+    world: World,
+    seg: Segments,
+    per: dict[str, np.ndarray],
+    rng: np.random.Generator,
+    ew_u: np.ndarray | None = None,
 ) -> tuple[Segments, np.ndarray, np.ndarray]:
     """Apply jamming areas in the order each drone enters them.
 
@@ -220,6 +233,10 @@ def _electronic_warfare(
     area), diverted (turned by a uniform angle in ``divert_deg``, left or right with equal chance,
     and flies on straight until its endurance is spent) or unaffected. Each area acts on a drone
     at most once.
+
+    ``ew_u``, if given, shape (drones, areas, 4), holds each drone's uniforms for each area (the
+    outcome, the time of a loss, the angle and the side of a diversion) in place of draws from
+    ``rng``.
 
     Returns the new segment table, the time each drone is lost to EW (inf if not) and whether it
     was diverted.
@@ -255,7 +272,7 @@ def _electronic_warfare(
         seg_i, area = np.divmod(idx[hd], n_areas)
         visited[hd, area] = True
         cursor[hd] = t_e[hd]
-        u = rng.random(hd.size)
+        u = rng.random(hd.size) if ew_u is None else ew_u[hd, area, 0]
         p_lost = world.ew_p_lost[area]
         is_lost = u < p_lost
         is_div = ~is_lost & (u < p_lost + world.ew_p_divert[area])
@@ -273,7 +290,7 @@ def _electronic_warfare(
                 while q < keys.size and keys[q] == k and we[q] < te - _EPS:
                     q += 1
                 exits[j] = we[q] if q < keys.size and keys[q] == k else te
-            frac = rng.random(ld.size)
+            frac = rng.random(ld.size) if ew_u is None else ew_u[ld, la, 1]
             lost_s[ld] = t_e[ld] + frac * (exits - t_e[ld])
             active[ld] = False
 
@@ -284,7 +301,13 @@ def _electronic_warfare(
             hx = seg.x1[ds] - seg.x0[ds]
             hy = seg.y1[ds] - seg.y0[ds]
             lo, hi = world.ew_deg[area[is_div], 0], world.ew_deg[area[is_div], 1]
-            ang = np.deg2rad(rng.uniform(lo, hi)) * np.where(rng.random(dd.size) < 0.5, -1, 1)
+            if ew_u is None:
+                deg = rng.uniform(lo, hi)
+                side = rng.random(dd.size)
+            else:
+                deg = lo + (hi - lo) * ew_u[dd, area[is_div], 2]
+                side = ew_u[dd, area[is_div], 3]
+            ang = np.deg2rad(deg) * np.where(side < 0.5, -1, 1)
             cos, sin = np.cos(ang), np.sin(ang)
             nx, ny = hx * cos - hy * sin, hx * sin + hy * cos
             norm = np.hypot(nx, ny)
@@ -548,18 +571,23 @@ def battery_windows(
 
 
 def fly(
-    world: World, rng: np.random.Generator
+    world: World,
+    rng: np.random.Generator,
+    *,
+    spread_z: list[np.ndarray | None] | None = None,
+    ew_u: np.ndarray | None = None,
 ) -> tuple[Segments, dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, dict]:
     """Fly every drone: launch, route, electronic warfare, natural end, and track pieces.
 
     Returns the truncated segment table, per-drone arrays (``wave, launch_s, speed, alt,
     endurance, route_end, aim_x, aim_y``), the end time and ``END_*`` reason of each track,
     whether each drone was diverted, and the pieces of track split at the border and ROE lines.
-    Draws: launch times, route spread, electronic warfare (in that order).
+    Draws: launch times, route spread, electronic warfare (in that order); ``spread_z`` and
+    ``ew_u`` supply the last two instead (see :func:`_launch`, :func:`_electronic_warfare`).
     """
-    seg, per = _launch(world, rng)
+    seg, per = _launch(world, rng, spread_z)
     n = per["launch_s"].size
-    seg, lost_s, diverted = _electronic_warfare(world, seg, per, rng)
+    seg, lost_s, diverted = _electronic_warfare(world, seg, per, rng, ew_u)
     exit_s = _box_exit(world, seg, n)
     horizon = world.scenario.duration_s
     ends = np.column_stack(

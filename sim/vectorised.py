@@ -7,8 +7,9 @@ pool of tracks at once (:mod:`sim.pools`); the second runs per replication in a 
 loop (:mod:`sim.kernel`), since command and control is sequential within a replication.
 
 1. **Clusters.** Replications run in chunks; each chunk (a *cluster*) draws a fresh pool of ``k``
-   track templates per wave. A drone takes one of its wave's templates (distinct within a
-   replication) and its own uniform launch time.
+   track templates per drone, their random inputs from one shifted Sobol' set per drone
+   (:mod:`sim.pools`, :mod:`sim.qmc`). In a replication a drone takes one of its own templates,
+   uniformly, and its own uniform launch time.
 2. **Replications** in the kernel: detection (one geometric draw per cover window, scans at
    multiples of ``scan_s`` in absolute time, sensors' hours), C2 by the doctrine's policy, battery
    engagements and fighter sorties, fates, shots and sorties.
@@ -17,8 +18,8 @@ loop (:mod:`sim.kernel`), since command and control is sequential within a repli
 
 What it models, exactly or not:
 
-- Exactly the discrete-event engine's model, in distribution: each replication's tracks are an
-  i.i.d. draw of the model's tracks, and the defence follows the same rules (see
+- Exactly the discrete-event engine's model, in distribution: each replication's tracks are
+  independent draws of the model's tracks, and the defence follows the same rules (see
   :mod:`sim.kernel`): detection, envelopes, rules of engagement and no-fire zones, reaction time,
   time of flight, channels, magazines and reloads, shoot-look-shoot and salvo,
   ``max_shots_per_target``, re-assignment, the three assignment policies, point defence,
@@ -69,8 +70,11 @@ CHUNK_REPLICATIONS = 4096
 #: Fewest clusters a run is split into (when it has that many replications), so that its
 #: intervals rest on enough independent units.
 MIN_CLUSTERS = 32
-#: Track templates per wave in a cluster's pool, by default.
-TEMPLATES_PER_WAVE = 2048
+#: Most track templates per drone in a cluster's pool, by default.
+TEMPLATES_PER_DRONE = 512
+#: Most templates in a cluster's pool, all drones together: scenarios with many drones get
+#: fewer per drone, so that a pool's geometry stays a fraction of the cluster's work.
+POOL_TEMPLATES = 16384
 #: Drone, shot and sortie tables keep the first replications only (the summary covers all).
 TABLE_REPLICATIONS = 1000
 _STREAM_POOLS = 2**31 - 3
@@ -87,19 +91,24 @@ def unsupported_features(scenario: Scenario) -> list[str]:
 
 
 def plan_chunks(
-    replications: int, max_count: int, *, templates: int | None = None
+    replications: int, n_drones: int, *, templates: int | None = None
 ) -> tuple[list[int], int]:
-    """Chunk sizes of a run of ``replications`` and the templates per wave of each pool.
+    """Chunk sizes of a run of ``replications`` and the templates per drone of each pool.
 
     A run has at least :data:`MIN_CLUSTERS` clusters (when it has that many replications) of at
-    most :data:`CHUNK_REPLICATIONS`. A pool has enough templates for every drone of the chunk's
-    largest wave to fly its own, up to :data:`TEMPLATES_PER_WAVE` (or ``templates``). Both depend
-    only on the scenario and the replication count, so a seed fixes the result.
+    most :data:`CHUNK_REPLICATIONS`. A pool has, per drone, a power of two of templates: no more
+    than a chunk's replications can use, at most :data:`TEMPLATES_PER_DRONE` and, for all drones
+    together, at most :data:`POOL_TEMPLATES` (one per drone at least), unless ``templates`` says
+    otherwise. Both depend only on the scenario and the replication count, so a seed fixes the
+    result.
     """
     size = max(1, min(CHUNK_REPLICATIONS, math.ceil(replications / MIN_CLUSTERS)))
     sizes = [min(size, replications - k) for k in range(0, replications, size)]
     if templates is None:
-        templates = max(max_count, min(TEMPLATES_PER_WAVE, size * max_count))
+        budget = max(1, POOL_TEMPLATES // max(n_drones, 1))
+        templates = min(
+            TEMPLATES_PER_DRONE, 1 << (budget.bit_length() - 1), 1 << (size - 1).bit_length()
+        )
     return sizes, int(templates)
 
 
@@ -204,7 +213,6 @@ def _run_kernel(
         "kill_def": np.empty((reps, n), np.int64),
         "shots_at": np.empty((reps, n), np.int64),
     }
-    pool_base = np.arange(sc.win_lo.size, dtype=np.int64) * tp.k
     room = reps * max(n, 1) * max(sc.max_shots, 1) + 16
     while True:
         shots = np.empty((room, 8))
@@ -212,7 +220,7 @@ def _run_kernel(
         n_shots = np.zeros(1, np.int64)
         n_sorties = np.zeros(1, np.int64)
         ok = kernel.run_chunk(
-            tp, sc, key, first_rep, reps, pool_base, out["fate"], out["fate_s"], out["border"],
+            tp, sc, key, first_rep, reps, out["fate"], out["fate_s"], out["border"],
             out["detect"], out["launch"], out["tid"], out["kill_def"], out["shots_at"], shots,
             n_shots, sorties, n_sorties,
         )  # fmt: skip
@@ -223,10 +231,10 @@ def _run_kernel(
 
 def _chunk_result(
     world: World, sc: Scene, seed: int, chunk_i: int, first_rep: int, reps: int, k: int,
-    keep: int,
+    keep: int, rqmc: bool = True,
 ) -> _ChunkResult:  # fmt: skip
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_STREAM_POOLS, chunk_i)))
-    tp = build_pool(world, k, rng)
+    tp = build_pool(world, k, rng, rqmc=rqmc)
     out, shots, sorties = _run_kernel(tp, sc, _kernel_key(seed), first_rep, reps)
     s_rep = shots[:, 0].astype(np.int64)
     o = Outcomes(
@@ -342,11 +350,12 @@ def _tables(
 
 
 def _chunk_task(
-    scenario: Scenario, seed: int, chunk_i: int, first_rep: int, reps: int, k: int, keep: int
-) -> _ChunkResult:
+    scenario: Scenario, seed: int, chunk_i: int, first_rep: int, reps: int, k: int, keep: int,
+    rqmc: bool,
+) -> _ChunkResult:  # fmt: skip
     """One chunk in a worker process (it builds its own world)."""
     world, sc = _worker_world(scenario)
-    return _chunk_result(world, sc, seed, chunk_i, first_rep, reps, k, keep)
+    return _chunk_result(world, sc, seed, chunk_i, first_rep, reps, k, keep, rqmc)
 
 
 _WORKER_CACHE: dict[str, tuple[World, Scene]] = {}
@@ -371,15 +380,17 @@ def run_vectorised(
     progress: Callable[[int, int], None] | None = None,
     until_ci: float | None = None,
     max_replications: int = 10_000,
+    rqmc: bool = True,
 ) -> RunResult:
     """Run ``replications`` of a scenario with the vectorised engine (see the module docstring).
 
     Parameters
     ----------
     templates : int, optional
-        Track templates per wave in each cluster's pool (default: see :func:`plan_chunks`). At
-        least the largest wave's drone count. More templates cost more geometry per cluster and
-        make replications of a cluster less correlated (narrower intervals for the same count).
+        Track templates per drone in each cluster's pool (default: see :func:`plan_chunks`), at
+        least 1; a power of two keeps the Sobol' sets fully balanced. More templates cost more
+        geometry per cluster and make replications of a cluster less correlated (narrower
+        intervals for the same count).
     workers : int or None
         Processes for the chunks (``None``: every core). Chunks have their own streams and are
         combined in order, so the result is the same for any number.
@@ -387,6 +398,9 @@ def run_vectorised(
         Keep adding batches of ``replications`` (clusters of the first batch's size) until the
         95 % interval of the cost-exchange ratio is narrower than this fraction of its mean, or
         ``max_replications`` is reached; ``RunResult.stop_reason`` says which.
+    rqmc : bool
+        Draw each pool's random inputs from shifted Sobol' sets (default) or independently
+        (the same model, wider intervals; for comparison).
 
     Raises
     ------
@@ -402,12 +416,9 @@ def run_vectorised(
         )  # fmt: skip
     started = time.perf_counter()
     world, sc = _worker_world(scenario)
-    max_count = max(w.count for w in world.waves)
-    sizes, k = plan_chunks(replications, max_count, templates=templates)
-    if k < max_count:
-        raise IncursionError(
-            f"templates must be at least the largest wave's drone count ({max_count}), got {k}"
-        )
+    sizes, k = plan_chunks(replications, world.n_drones, templates=templates)
+    if k < 1:
+        raise IncursionError(f"templates must be at least 1 per drone, got {k}")
     total = replications if until_ci is None else max(replications, max_replications)
     n_workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
     per_rep: dict[str, list[np.ndarray]] = {}
@@ -438,16 +449,16 @@ def run_vectorised(
         n_proc = min(n_workers, len(jobs) - 1)
         if n_proc <= 1:
             for i, first, reps, keep in jobs:
-                absorb(_chunk_result(world, sc, seed, i, first, reps, k, keep), reps)
+                absorb(_chunk_result(world, sc, seed, i, first, reps, k, keep, rqmc), reps)
             return
         # The first chunk runs here: on a machine's first run that compiles the kernel once,
         # and the workers then load it from numba's cache instead of each compiling it.
         i, first, reps, keep = jobs[0]
-        absorb(_chunk_result(world, sc, seed, i, first, reps, k, keep), reps)
+        absorb(_chunk_result(world, sc, seed, i, first, reps, k, keep, rqmc), reps)
         pool = ProcessPoolExecutor(max_workers=n_proc)
         try:
             futures = [
-                pool.submit(_chunk_task, scenario, seed, i, first, reps, k, keep)
+                pool.submit(_chunk_task, scenario, seed, i, first, reps, k, keep, rqmc)
                 for i, first, reps, keep in jobs[1:]
             ]
             for fut, reps in zip(futures, batch[1:], strict=True):  # in order: same result
@@ -493,7 +504,8 @@ def run_vectorised(
         clusters=clusters,
     )
     summary["clusters"] = len(chunk_sizes)
-    summary["templates_per_wave"] = k
+    summary["templates_per_drone"] = k
+    summary["pool_sampling"] = "shifted Sobol'" if rqmc else "independent"
     per_replication = pd.DataFrame({"replication": np.arange(n_run), "cluster": clusters} | metrics)
     drones, shots, sorties = (
         pd.concat([t[i] for t in tables], ignore_index=True) for i in range(3)

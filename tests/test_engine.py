@@ -306,6 +306,26 @@ def test_shooting_outside_the_territory_when_allowed():
     assert res.summary["metrics"]["drones_destroyed"]["mean"] == 0.0
 
 
+@pytest.mark.parametrize("engine", ["des", "vectorised"])
+def test_a_drone_shot_down_before_the_border_did_not_cross_it(engine):
+    # Every kill of this battery in Belarus is over Belarus: those drones never crossed.
+    import sim
+
+    scen = sf.straight_raid(
+        count=10, pk=0.9, max_range_km=20.0, battery_at=(52.2, 24.0),
+        engage_only_inside_border=False,
+    )  # fmt: skip
+    res = sim.run(scen, replications=20, seed=708, engine=engine)
+    d = res.drones
+    killed = d["fate"] == "destroyed"
+    assert killed.sum() > 100
+    assert d.loc[killed, "border_cross_s"].isna().all()
+    assert d.loc[~killed, "border_cross_s"].notna().all()
+    m = res.summary["metrics"]
+    assert m["drones_crossed_border"]["mean"] == (~killed).sum() / 20
+    assert m["mean_time_border_to_kill_s"]["mean"] is None
+
+
 def test_no_fire_zone_covering_the_envelope_gives_no_shot():
     zone = {"name": "city", "lat": sf.BATTERY[0], "lon": sf.BATTERY[1], "radius_km": 35.0}
     scen = sf.straight_raid(count=10, pk=0.5, no_fire_zones=[zone])

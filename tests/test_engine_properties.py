@@ -234,6 +234,12 @@ def test_fates_and_shot_accounting(engine, scen):
     assert (d["fate_s"] >= d["launch_s"] - 1e-9).all()
     assert (d["fate_s"] <= horizon + 1e-6).all()
     assert res.summary["metrics"]["drones_launched"]["mean"] == n
+    # A drone crosses the border, if at all, before its fate (one shot down outside did not).
+    crossed = d["border_cross_s"].notna()
+    assert (d.loc[crossed, "border_cross_s"] <= d.loc[crossed, "fate_s"]).all()
+    assert res.summary["metrics"]["drones_crossed_border"]["mean"] == crossed.sum() / REPS
+    ttk = res.summary["metrics"]["mean_time_border_to_kill_s"]["mean"]
+    assert ttk is None or ttk >= 0
     # Shots: fired after detection, strike no later than the drone's fate; counts agree.
     key = ["replication", "drone"]
     dd = d.set_index(key)
