@@ -739,11 +739,17 @@ def segment_edge_crossings(
     """Every intersection of S segments with E edges, closed form (compiled, :mod:`sim.gridindex`).
 
     Segment ``i`` runs from ``(x0[i], y0[i])`` to ``(x1[i], y1[i])``; with ``P + t r = Q + u s``
-    for segment ``P + t r`` and edge ``Q + u s``, ``t = (Q-P) x s / (r x s)`` and
-    ``u = (Q-P) x r / (r x s)``. A pair intersects when ``0 <= t < 1`` and ``0 <= u < 1``. The
-    half-open ranges count a crossing through a shared vertex (of two consecutive edges, or of two
-    consecutive track segments) once. Parallel and collinear pairs (``r x s == 0``) are ignored, as
-    are NaN coordinates.
+    for segment ``P + t r`` and edge ``Q + u s``, ``t = (Q-P) x s / (r x s)``. A pair intersects
+    when the edge's two ends are not strictly on the same side of the segment's line and the
+    segment's two ends are not strictly on the same side of the edge's line: closed ranges,
+    ``0 <= t <= 1`` and ``0 <= u <= 1``, decided by sign tests that float rounding cannot make
+    inconsistent at a vertex shared by two edges (or a point shared by two consecutive segments).
+    So a segment through a vertex, or touching one, is always split there, possibly once per edge
+    meeting there at (nearly) equal fractions; exact duplicates are removed. A segment collinear
+    with an edge is split where the edge's ends lie on it. Each reported ``t`` is clipped to
+    [0, 1]. The result is meant for splitting tracks into pieces classified by their midpoints:
+    an extra split is harmless, a missed one is not. Zero-length segments and NaN coordinates give
+    nothing.
 
     Parameters
     ----------
@@ -758,7 +764,7 @@ def segment_edge_crossings(
         Index of the segment of each intersection.
     fraction : ndarray of float64, shape (K,)
         ``t`` in [0, 1]: where along that segment it lies.
-        Both are sorted by (segment_index, fraction).
+        Both are sorted by (segment_index, fraction), without repeated pairs.
 
     Raises
     ------
@@ -783,4 +789,7 @@ def segment_edge_crossings(
         return empty
     segments = segments.astype(np.intp, copy=False)
     order = np.lexsort((fractions, segments))
-    return segments[order], fractions[order]
+    segments, fractions = segments[order], fractions[order]
+    # several edges meeting at a vertex on the segment, or a collinear chain: one split each
+    new = np.r_[True, (segments[1:] != segments[:-1]) | (fractions[1:] != fractions[:-1])]
+    return segments[new], fractions[new]

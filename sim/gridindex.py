@@ -2,10 +2,18 @@
 
 Tracks are long segments (tens to hundreds of km) and a border is thousands of short edges.
 Each edge is filed in the grid cells its bounding box touches; a segment visits only the cells
-it passes through (column by column, the y-range of the segment inside each column), gathers
-the edges filed there once each, and tests them with the same closed form as
+it passes through (column by column, the y-range of the segment inside each column, with one
+cell of slack all round for rounding), gathers the edges filed there once each, and tests them as
 :func:`sim.geo.segment_edge_crossings` documents. The cells are a prefilter: they can only add
 candidates, never drop a crossing, so the result is that of testing every pair.
+
+The pair test is made of sign tests, so that float rounding cannot lose a crossing at a vertex:
+an edge is hit when its two ends are not strictly on the same side of the segment's line, and the
+segment's two ends are not strictly on the same side of the edge's line (closed ranges). The side
+of a polygon vertex is one float computed from the vertex itself, identical for the two edges
+that share it, so a segment passing through or next to a vertex hits at least one of them
+(a closed-form ``u in [0, 1)`` test compares numbers rounded differently for the two edges and
+can miss both). Likewise for a track point shared by two consecutive segments.
 """
 
 from __future__ import annotations
@@ -94,18 +102,23 @@ def _search(edges, gx0, gy0, h, nx, ny, off, edge, px, py, qx, qy, out_seg, out_
             math.isfinite(ax) and math.isfinite(ay) and math.isfinite(bx) and math.isfinite(by)
         ):
             continue
+        rxc, ryc = bx - ax, by - ay
+        rr = rxc * rxc + ryc * ryc
+        if rr == 0.0:
+            continue  # a point: nothing to split
         lo_x, hi_x = min(ax, bx), max(ax, bx)
-        c0 = math.floor((lo_x - gx0) / h)
-        c1 = math.floor((hi_x - gx0) / h)
+        # one column of slack each side: the edges were filed with numpy's floor division, which
+        # can round differently from floor(a / b) at a cell boundary
+        c0 = math.floor((lo_x - gx0) / h) - 1
+        c1 = math.floor((hi_x - gx0) / h) + 1
         if c1 < 0 or c0 >= nx:
             continue
         c0 = max(c0, 0)
         c1 = min(c1, nx - 1)
-        rxc, ryc = bx - ax, by - ay
         for cx in range(c0, c1 + 1):
-            # the segment's y-range inside this column
-            xa = max(lo_x, gx0 + cx * h)
-            xb = min(hi_x, gx0 + (cx + 1) * h)
+            # the segment's y-range inside this column (clamped to the segment's x-range)
+            xa = min(max(lo_x, gx0 + cx * h), hi_x)
+            xb = max(min(hi_x, gx0 + (cx + 1) * h), lo_x)
             if rxc != 0.0:
                 ya = ay + (xa - ax) / rxc * ryc
                 yb = ay + (xb - ax) / rxc * ryc
@@ -125,20 +138,42 @@ def _search(edges, gx0, gy0, h, nx, ny, off, edge, px, py, qx, qy, out_seg, out_
                     if seen[e] == i:
                         continue
                     seen[e] = i
-                    ex, ey = edges[e, 0], edges[e, 1]
-                    sx, sy = edges[e, 2] - ex, edges[e, 3] - ey
-                    dx, dy = ex - ax, ey - ay
-                    denom = rxc * sy - ryc * sx
-                    t_num = dx * sy - dy * sx
-                    u_num = dx * ryc - dy * rxc
-                    if denom < 0:
-                        t_num = -t_num
-                        u_num = -u_num
-                        denom = -denom
-                    if denom > 0 and 0 <= t_num < denom and 0 <= u_num < denom:
-                        if k >= out_seg.size:
-                            return -1
-                        out_seg[k] = i
-                        out_frac[k] = min(t_num / denom, 1.0)
-                        k += 1
+                    k = _pair(edges, e, i, ax, ay, bx, by, rxc, ryc, rr, out_seg, out_frac, k)
+                    if k < 0:
+                        return -1
+    return k
+
+
+@numba.njit(cache=True, inline="always")
+def _pair(edges, e, i, ax, ay, bx, by, rxc, ryc, rr, out_seg, out_frac, k):  # fmt: skip
+    """Append the crossings of segment ``i`` with edge ``e``; the new count, or -1 if full."""
+    ex, ey, fx, fy = edges[e, 0], edges[e, 1], edges[e, 2], edges[e, 3]
+    # sides of the edge's ends relative to the segment's line (NaN: no hit)
+    oa = rxc * (ey - ay) - ryc * (ex - ax)
+    ob = rxc * (fy - ay) - ryc * (fx - ax)
+    if not ((oa <= 0.0 and ob >= 0.0) or (oa >= 0.0 and ob <= 0.0)):
+        return k
+    sx, sy = fx - ex, fy - ey
+    # sides of the segment's ends relative to the edge's line
+    pa = sx * (ay - ey) - sy * (ax - ex)
+    pb = sx * (by - ey) - sy * (bx - ex)
+    if not ((pa <= 0.0 and pb >= 0.0) or (pa >= 0.0 and pb <= 0.0)):
+        return k
+    dx, dy = ex - ax, ey - ay
+    denom = rxc * sy - ryc * sx
+    if denom != 0.0:
+        t = (dx * sy - dy * sx) / denom
+        if k >= out_seg.size:
+            return -1
+        out_seg[k] = i
+        out_frac[k] = min(max(t, 0.0), 1.0)
+        return k + 1
+    # collinear (or a zero-length edge on the segment): split where the edge's ends lie on it
+    for t in ((dx * rxc + dy * ryc) / rr, ((fx - ax) * rxc + (fy - ay) * ryc) / rr):
+        if 0.0 <= t <= 1.0:
+            if k >= out_seg.size:
+                return -1
+            out_seg[k] = i
+            out_frac[k] = t
+            k += 1
     return k

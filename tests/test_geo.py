@@ -346,21 +346,32 @@ def test_crossings_match_shapely_on_random_polygons(polygon, ends):
 
 def test_crossings_conventions():
     square = np.array([[0, 0, 1, 0], [1, 0, 1, 1], [1, 1, 0, 1], [0, 1, 0, 0]], dtype=float)
-    # Through the vertex (1, 1) of two edges: counted once.
+    # Through the vertex (1, 1) of two edges: both hit it, at the same fraction, reported once.
     seg, frac = geo.segment_edge_crossings(0.5, 0.5, 1.5, 1.5, square)
     assert seg.tolist() == [0]
-    assert frac == pytest.approx([0.5])
-    # Parallel to an edge and collinear with one: no crossing reported.
-    assert geo.segment_edge_crossings(0.0, 2.0, 1.0, 2.0, square)[0].size == 0
-    # Along the bottom side: that edge is ignored; the side edges are touched at their ends,
-    # (1, 0) starts an edge (u = 0, counted), (0, 0) ends one (u = 1, not counted).
-    seg, frac = geo.segment_edge_crossings(-1.0, 0.0, 2.0, 0.0, square)
+    assert frac.tolist() == [0.5]
+    # Touching the vertex (1, 1) from outside without crossing: split there too (harmless).
+    seg, frac = geo.segment_edge_crossings(0.0, 2.0, 2.0, 0.0, square)
     assert seg.tolist() == [0]
-    assert frac == pytest.approx([2 / 3])
-    # A track split exactly on the border counts the crossing once (half-open fractions).
+    assert frac.tolist() == [0.5]
+    # Parallel to an edge, not collinear: nothing.
+    assert geo.segment_edge_crossings(0.0, 2.0, 1.0, 2.0, square)[0].size == 0
+    # Along the bottom side (collinear with that edge): split at both its ends, where the side
+    # edges are touched too.
+    seg, frac = geo.segment_edge_crossings(-1.0, 0.0, 2.0, 0.0, square)
+    assert seg.tolist() == [0, 0]
+    assert frac == pytest.approx([1 / 3, 2 / 3])
+    # Partly along it: split where the overlap ends (it starts at the segment's start).
+    seg, frac = geo.segment_edge_crossings(0.5, 0.0, 3.0, 0.0, square)
+    assert seg.tolist() == [0]
+    assert frac.tolist() == [0.2]
+    # A track split exactly on the border: each of the two segments has it at its end (a split at
+    # 0 or 1 adds no piece).
     seg, frac = geo.segment_edge_crossings([0.5, 1.0], [0.5, 0.5], [1.0, 1.5], [0.5, 0.5], square)
-    assert seg.tolist() == [1]
-    assert frac.tolist() == [0.0]
+    assert seg.tolist() == [0, 1]
+    assert frac.tolist() == [1.0, 0.0]
+    # A zero-length segment, even on the border: nothing.
+    assert geo.segment_edge_crossings(1.0, 0.5, 1.0, 0.5, square)[0].size == 0
     # Sorted by segment, then fraction; several segments at once.
     seg, frac = geo.segment_edge_crossings([2.0, -1.0], [0.5, 0.5], [-1.0, 2.0], [0.5, 0.5], square)
     assert seg.tolist() == [0, 0, 1, 1]
