@@ -71,7 +71,11 @@ def validate_cmd(
         typer.Argument(help="Scenario YAML files.", metavar="FILE", show_default=False),
     ],
 ) -> None:
-    """Check scenario files: print 'ok' or every problem (exit 0 if all are valid, else 2)."""
+    """Check scenario files: print 'ok' or every problem (exit 0 if all are valid, else 2).
+
+    One file: 'ok' alone on standard output; several: 'FILE: ok' for each valid one. What a
+    valid file holds (drones, waves, defenders) goes to standard error; so do the problems.
+    """
     from sim.loader import load_scenario
 
     failed = False
@@ -86,9 +90,11 @@ def validate_cmd(
             failed = True
             typer.echo(f"{f}: {exc}", err=True)
             continue
+        typer.echo("ok" if len(files) == 1 else f"{f}: ok")
         typer.echo(
-            f"{f}: ok ({_plural(s.total_drones, 'drone')} in {_plural(len(s.waves), 'wave')}, "
-            f"{_plural(len(s.defenders), 'defender')})"
+            f"{f}: {_plural(s.total_drones, 'drone')} in {_plural(len(s.waves), 'wave')}, "
+            f"{_plural(len(s.defenders), 'defender')}",
+            err=True,
         )
     if failed:
         raise typer.Exit(2)

@@ -124,6 +124,10 @@ def run_cmd(
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
+    if replications is not None and replications < 1:
+        raise typer.BadParameter(
+            f"must be at least 1, got {replications}", param_hint="--replications"
+        )
     console = Console(stderr=True, quiet=quiet)
     scen = load_scenario(scenario)
     reps = replications if replications is not None else scen.replications

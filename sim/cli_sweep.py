@@ -155,6 +155,7 @@ def sweep_cmd(
 ) -> None:
     """Run a designed parameter sweep (grid, lhs, sobol, nolh) with replications at each point."""
     from sim.errors import IncursionError
+    from sim.locks import check_out_folder
     from sim.sweeps import default_out, estimate_seconds, execute, plan_sweep, time_base
 
     if engine is not None and engine not in ("des", "vectorised"):
@@ -170,6 +171,8 @@ def sweep_cmd(
     err = Console(stderr=True, quiet=quiet)
     plan = plan_sweep(sweep_file, engine=engine)
     target = out if out is not None else default_out(plan)
+    if not dry_run:
+        check_out_folder(target)  # one line now, rather than a traceback once points have run
     n = plan.n_points
     total = n * plan.replications
     console.print(

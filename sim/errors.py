@@ -18,6 +18,10 @@ class GeographyError(IncursionError):
     """A border or area file that cannot be used (missing, not a polygon, invalid)."""
 
 
+class OutputFolderError(IncursionError):
+    """An output folder (``--out``) that cannot be created or written."""
+
+
 class LimitError(IncursionError):
     """A request beyond a documented limit (drones, replications, design points)."""
 

@@ -976,13 +976,24 @@ def _run_chunk_core(
                     # While no airbase has an aircraft to offer and every waiting drone has been
                     # looked at since the last defender was freed, a cycle only records that it
                     # looked again: skip the cycles before the next other event in one step.
+                    # An airbase with an aircraft to offer changes nothing for the drones that
+                    # have all tried it; such a cycle may still drop a drone whose track or last
+                    # allowed shot time has passed, so the skip stops before the first of those.
                     quiet = True
+                    any_on = False
                     for j in range(na):
                         if _available(sc_ac_base, j, ac_state):
-                            quiet = False
+                            any_on = True
+                    limit = math.inf
                     for q in range(cnt[0]):
-                        if checked_k[plist[q]] != cnt[1]:
+                        d = plist[q]
+                        if checked_k[d] != cnt[1]:
                             quiet = False
+                        if any_on:
+                            limit = min(limit, end[d], last_allowed[d])
+                            for j in range(na):
+                                if not tried[d, nb + j] and _available(sc_ac_base, j, ac_state):
+                                    quiet = False
                     if quiet:
                         t_next = detect[det_order[p_det]] if p_det < nd_det else math.inf
                         for i in range(n):
@@ -995,6 +1006,8 @@ def _run_chunk_core(
                         m = math.floor((horizon - now) / C2_CYCLE_S)
                         if t_next < math.inf:
                             m = min(m, math.ceil((t_next - now) / C2_CYCLE_S) - 1)
+                        if limit < math.inf:
+                            m = min(m, math.floor((limit - now) / C2_CYCLE_S))
                         if m >= 1:
                             tick_at = now + m * C2_CYCLE_S
                             for q in range(cnt[0]):

@@ -306,6 +306,10 @@ def _parse(text: str, file: str | None) -> _Doc:
             raise _AbortError(
                 Problem("", "the file is empty: expected a mapping of scenario fields")
             )
+        if not isinstance(node, MappingNode) and node.tag not in (_SEQ, *_SCALAR_TAGS):
+            tagged = _Builder()  # a tag on the whole document: say so, as for a single field
+            tagged._bad_tag(node, ())
+            raise _AbortError(tagged.problems[0])
         if not isinstance(node, MappingNode):
             kind = "a list" if isinstance(node, SequenceNode) else "a single value"
             raise _AbortError(
@@ -533,8 +537,8 @@ _BOUNDS = {
     "less_than": ("lt", "<"),
 }
 _PATTERNS = {
-    _scenario._NAME: "a name of letters, digits, '-' and '_', starting with a letter or digit",
-    _scenario._IDENT: "an id of letters, digits, '.', '-' and '_', starting with a letter or digit",
+    _scenario._NAME: "a name of letters, digits, '-' and '_'",
+    _scenario._IDENT: "an id of letters, digits, '.', '-' and '_', not starting with '.'",
 }
 
 
@@ -596,6 +600,15 @@ def _got(err: Mapping[str, Any]) -> str:
 
 def _quote_hint(err: Mapping[str, Any]) -> str:
     value = err.get("input")
+    if err["type"] in ("int_type", "float_type", "bool_type") and isinstance(value, str):
+        words = value.strip().lower()
+        if err["type"] == "bool_type" and words in ("true", "false", "yes", "no", "on", "off"):
+            return " (write true or false without quotes)"
+        try:
+            float(words)
+        except ValueError:
+            return ""
+        return " (write the number without quotes)" if err["type"] != "bool_type" else ""
     if err["type"] != "string_type":
         return ""
     if isinstance(value, bool):

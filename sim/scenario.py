@@ -22,10 +22,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from sim.geo import BUILTIN_TERRITORIES
 
@@ -64,16 +66,26 @@ MAX_DURATION_H = 24 * 14
 #: over a run stay finite (a few 1e308 add up to inf).
 MAX_COST_USD = 1e12
 
-_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
-_IDENT = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+#: Names (of the scenario, waves, sensors, defenders, areas, zones): letters, digits, '-' and '_'
+#: in any position (spec section 1).
+_NAME = r"^[A-Za-z0-9_-]+$"
+#: Ids of drone types, weapons and platforms: the same, and '.' after the first character.
+_IDENT = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
+
+# Numbers and true/false in pydantic's strict mode: YAML already gives them their type, so text
+# ("3", "1e4"), true/false for a number and a number or text for true/false are errors rather
+# than silently converted. A float field still takes an integer (cost_usd: 1000).
+Float = Annotated[float, Strict()]
+Int = Annotated[int, Strict()]
+Bool = Annotated[bool, Strict()]
 
 Name = Annotated[str, Field(pattern=_NAME, min_length=1, max_length=100)]
 Ident = Annotated[str, Field(pattern=_IDENT, min_length=1, max_length=100)]
-Lat = Annotated[float, Field(ge=-90.0, le=90.0, allow_inf_nan=False, description="degrees north")]
-Lon = Annotated[float, Field(ge=-180.0, le=180.0, allow_inf_nan=False, description="degrees east")]
-Prob = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-NonNeg = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
-Pos = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+Lat = Annotated[Float, Field(ge=-90.0, le=90.0, allow_inf_nan=False, description="degrees north")]
+Lon = Annotated[Float, Field(ge=-180.0, le=180.0, allow_inf_nan=False, description="degrees east")]
+Prob = Annotated[Float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+NonNeg = Annotated[Float, Field(ge=0.0, allow_inf_nan=False)]
+Pos = Annotated[Float, Field(gt=0.0, allow_inf_nan=False)]
 
 
 class _Model(BaseModel):
@@ -84,11 +96,11 @@ class Source(_Model):
     """Where a number comes from."""
 
     source: str = Field(min_length=1, description="document or outlet and what it says")
-    year: int = Field(ge=1900, le=2100)
-    estimate: bool = Field(
+    year: Int = Field(ge=1900, le=2100)
+    estimate: Bool = Field(
         description="true for an analyst estimate, a derived figure or an assumption"
     )
-    range: tuple[float, float] | None = Field(
+    range: tuple[Float, Float] | None = Field(
         default=None, description="low and high where sources disagree"
     )
     note: str | None = None
@@ -223,7 +235,7 @@ class Wave(_Model):
 
     name: Name
     type: Ident
-    count: int = Field(ge=1, le=MAX_DRONES)
+    count: Int = Field(ge=1, le=MAX_DRONES)
     launch: LatLon
     launch_time_min: NonNeg | tuple[NonNeg, NonNeg] = Field(
         default=0.0, description="a time, or a window in which launches are uniform at random"
@@ -316,9 +328,9 @@ class Battery(_Model):
     weapon: Ident
     lat: Lat
     lon: Lon
-    magazine: int = Field(ge=0, le=100_000, description="ready rounds")
+    magazine: Int = Field(ge=0, le=100_000, description="ready rounds")
     reload_min: Pos | None = Field(default=None, description="time to refill an empty magazine")
-    channels: int = Field(default=1, ge=1, le=1000, description="simultaneous engagements")
+    channels: Int = Field(default=1, ge=1, le=1000, description="simultaneous engagements")
     reaction_s: NonNeg = Field(default=20.0, le=86_400, description="assignment to first shot")
     defended_radius_km: Pos | None = Field(
         default=None,
@@ -336,9 +348,9 @@ class Airbase(_Model):
     platform: Ident
     lat: Lat
     lon: Lon
-    aircraft: int = Field(ge=1, le=1000)
+    aircraft: Int = Field(ge=1, le=1000)
     scramble_min: NonNeg = Field(default=15.0, le=1440, description="assignment to wheels-up")
-    loadout: dict[Ident, Annotated[int, Field(ge=0, le=100)]] = Field(
+    loadout: dict[Ident, Annotated[Int, Field(ge=0, le=100)]] = Field(
         min_length=1, description="rounds of each weapon per aircraft"
     )
     turnaround_min: NonNeg = Field(default=60.0, le=1440, description="landed to ready again")
@@ -362,14 +374,14 @@ Defender = Annotated[Battery | Airbase, Field(discriminator="kind")]
 class Doctrine(_Model):
     """Rules of engagement and fire doctrine."""
 
-    engage_only_inside_border: bool = True
-    max_shots_per_target: int = Field(
+    engage_only_inside_border: Bool = True
+    max_shots_per_target: Int = Field(
         default=2, ge=1, le=100, description="per defender engaging one drone"
     )
-    shoot_look_shoot: bool = True
+    shoot_look_shoot: Bool = True
     assessment_s: NonNeg = Field(default=10.0, le=3600)
     assignment: Literal["cheapest", "nearest", "layered"] = "cheapest"
-    max_defenders_per_target: int = Field(
+    max_defenders_per_target: Int = Field(
         default=1, ge=1, le=100, description="defenders engaging one drone at once"
     )
 
@@ -379,8 +391,8 @@ class Scenario(_Model):
 
     name: Name
     description: str = ""
-    seed: int = Field(default=0, ge=0, lt=2**63)
-    replications: int = Field(default=1, ge=1, le=MAX_REPLICATIONS)
+    seed: Int = Field(default=0, ge=0, lt=2**63)
+    replications: Int = Field(default=1, ge=1, le=MAX_REPLICATIONS)
     duration_h: Pos = Field(le=MAX_DURATION_H)
     start: dt.datetime | None = None
     geography: Geography = Field(default_factory=Geography)
@@ -392,6 +404,15 @@ class Scenario(_Model):
     weapons: dict[Ident, Weapon] = Field(default_factory=dict)
     platforms: dict[Ident, Platform] = Field(default_factory=dict)
     doctrine: Doctrine = Field(default_factory=Doctrine)
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _start_is_a_time(cls, v: Any) -> Any:
+        # Lax mode reads a number as seconds since 1970; YAML dates and ISO text stay accepted
+        # (strict mode would refuse the text that a resolved scenario writes back out).
+        if isinstance(v, int | float):
+            raise PydanticCustomError("datetime_type", "Input should be a valid datetime")
+        return v
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:

@@ -15,8 +15,18 @@ from sim.errors import IncursionError
 def test_validate_ok(tiny_scenario_path: Path) -> None:
     r = incursion("validate", tiny_scenario_path.name, cwd=tiny_scenario_path.parent)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "tiny.yaml: ok (5 drones in 1 wave, 2 defenders)"
-    assert r.stderr == ""
+    assert r.stdout == "ok\n"  # spec section 2: prints `ok`
+    assert r.stderr == "tiny.yaml: 5 drones in 1 wave, 2 defenders\n"
+
+
+def test_validate_several_files_one_line_each(tiny_scenario_path: Path) -> None:
+    other = tiny_scenario_path.with_name("other.yaml")
+    other.write_text(tiny_scenario_path.read_text().replace("count: 5", "count: 7"))
+    r = incursion("validate", "tiny.yaml", "other.yaml", cwd=other.parent)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "tiny.yaml: ok\nother.yaml: ok\n"
+    assert "tiny.yaml: 5 drones in 1 wave, 2 defenders" in r.stderr
+    assert "other.yaml: 7 drones in 1 wave, 2 defenders" in r.stderr
 
 
 def test_validate_bad_file(tiny_scenario_path: Path) -> None:
@@ -26,7 +36,7 @@ def test_validate_bad_file(tiny_scenario_path: Path) -> None:
     line = next(i + 1 for i, s in enumerate(text.splitlines()) if "magazine: -3" in s)
     r = incursion("validate", "tiny.yaml", "bad.yaml", cwd=bad.parent)
     assert r.returncode == 2
-    assert "tiny.yaml: ok" in r.stdout
+    assert r.stdout == "tiny.yaml: ok\n"
     assert f"bad.yaml:{line}:15: defenders[0].magazine: expected an integer >= 0, got -3" in (
         r.stderr
     )

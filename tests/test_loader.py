@@ -659,3 +659,165 @@ def test_broken_catalogue_names_the_entry(tmp_path: Path, monkeypatch: pytest.Mo
     finally:
         catalogue_mod._raw.cache_clear()
         catalogue_mod._models.cache_clear()
+
+
+# --------------------------------------------------------------------------------------------
+# Types are taken as YAML gives them (strict mode): no text for numbers, no true/false for
+# numbers, no numbers or text for true/false
+
+
+_DOCTRINE = "\ndoctrine:\n  {}\n"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path", "message"),
+    [
+        ("count: 5", 'count: "3"', "waves[0].count", "expected an integer, got '3'"),
+        ("seed: 7", "seed: true", "seed", "expected an integer, got true"),
+        ("seed: 7", 'seed: "5"', "seed", "expected an integer, got '5'"),
+        ("seed: 7", 'seed: 7\nreplications: "2"', "replications", "expected an integer, got '2'"),
+        ("magazine: 6", "magazine: 6.0", "defenders[0].magazine", "expected an integer, got 6.0"),
+        (
+            "cost_usd: 15000",
+            'cost_usd: "1e4"',
+            "drone_types.gerbera.cost_usd",
+            "expected a number, got '1e4'",
+        ),
+        ("range_km: 250", "range_km: true", "sensors[0].range_km", "expected a number, got true"),
+        ("lat: 52.2\n", 'lat: "52.2"\n', "sensors[0].lat", "expected a number, got '52.2'"),
+        (
+            "loadout: {aim9x: 2}",
+            'loadout: {aim9x: "2"}',
+            "defenders[1].loadout.aim9x",
+            "expected an integer, got '2'",
+        ),
+        (
+            "launch_time_min: [0, 30]",
+            'launch_time_min: [0, "30"]',
+            "waves[0].launch_time_min[1]",
+            "expected a number, got '30'",
+        ),
+        ("", 'shoot_look_shoot: "yes"', "doctrine.shoot_look_shoot", "expected true or false"),
+        ("", "shoot_look_shoot: 1", "doctrine.shoot_look_shoot", "expected true or false, got 1"),
+        (
+            "",
+            "engage_only_inside_border: 0",
+            "doctrine.engage_only_inside_border",
+            "expected true or false, got 0",
+        ),
+        ("seed: 7", "seed: 7\nstart: 5", "start", "expected a date and time"),
+    ],
+)
+def test_wrong_scalar_types_are_not_converted(
+    tiny_scenario_yaml: str, old: str, new: str, path: str, message: str
+) -> None:
+    if old:
+        assert old in tiny_scenario_yaml
+        text = tiny_scenario_yaml.replace(old, new, 1)
+    else:
+        text = tiny_scenario_yaml + _DOCTRINE.format(new)
+    p = only(problems_of(text))
+    assert p.path == path
+    assert p.line == line_of(text, new.splitlines()[-1])
+    assert message in p.message
+
+
+def test_quoted_number_says_to_drop_the_quotes(tiny_scenario_yaml: str) -> None:
+    p = only(problems_of(tiny_scenario_yaml.replace("count: 5", 'count: "3"')))
+    assert p.message == "expected an integer, got '3' (write the number without quotes)"
+    p = only(problems_of(tiny_scenario_yaml + _DOCTRINE.format('shoot_look_shoot: "yes"')))
+    assert p.message == "expected true or false, got 'yes' (write true or false without quotes)"
+
+
+def test_integers_for_numbers_and_times_still_load(tiny_scenario_yaml: str) -> None:
+    text = tiny_scenario_yaml.replace("seed: 7", "seed: 7\nstart: 2025-09-09T23:30:00+02:00")
+    text += _DOCTRINE.format("shoot_look_shoot: false")
+    s = load_scenario_text(text.replace("cost_usd: 15000", "cost_usd: 1000"))
+    assert s.drone_types["gerbera"].cost_usd == 1000.0
+    assert isinstance(s.drone_types["gerbera"].cost_usd, float)
+    assert s.start is not None
+    assert s.start.utcoffset() is not None
+    assert s.doctrine.shoot_look_shoot is False
+    quoted = text.replace("start: 2025-09-09T23:30:00+02:00", 'start: "2025-09-09T23:30:00+02:00"')
+    assert load_scenario_text(quoted).start == s.start
+    assert load_scenario_text(dump_resolved_yaml(s)) == s  # times written back as text
+
+
+def test_with_changes_keeps_the_types_strict(tiny: Scenario) -> None:
+    changed = with_changes(
+        tiny, {"waves.north.count": np.int64(3), "weapons.piorun.cost_usd": 1000}
+    )
+    assert changed.waves[0].count == 3
+    assert changed.weapons["piorun"].cost_usd == 1000.0
+    with pytest.raises(ScenarioError, match="expected an integer, got '3'"):
+        with_changes(tiny, {"waves.north.count": "3"})
+    with pytest.raises(ScenarioError, match="expected true or false, got 1"):
+        with_changes(tiny, {"doctrine.shoot_look_shoot": 1})
+
+
+def test_schema_still_says_number_and_boolean() -> None:
+    props = json_schema()["$defs"]
+    assert props["Doctrine"]["properties"]["shoot_look_shoot"]["type"] == "boolean"
+    assert props["Wave"]["properties"]["count"]["type"] == "integer"
+
+
+# --------------------------------------------------------------------------------------------
+# Names: letters, digits, '-' and '_' in any position
+
+
+@pytest.mark.parametrize("name", ["_abc", "-abc", "abc_", "a-", "_", "__init__", "'007'"])
+@pytest.mark.parametrize(
+    "old",
+    ["name: tiny", "name: north", "name: radar-east", "name: piorun-1", "name: qra-lask"],
+)
+def test_names_of_letters_digits_dash_underscore(
+    tiny_scenario_yaml: str, old: str, name: str
+) -> None:
+    s = load_scenario_text(tiny_scenario_yaml.replace(old, f"name: {name}"))
+    names = [s.name, s.waves[0].name, s.sensors[0].name, *(d.name for d in s.defenders)]
+    assert name.strip("'") in names
+
+
+def test_area_and_zone_names_follow_the_same_rule(tiny_scenario_yaml: str) -> None:
+    text = tiny_scenario_yaml.replace(
+        "geography:\n  border: poland\n",
+        "geography:\n  border: poland\n  no_fire_zones:\n"
+        "    - {name: _warsaw, lat: 52.23, lon: 21.01, radius_km: 25}\n",
+    )
+    text += "\nelectronic_warfare:\n  - {name: -jam, lat: 52.1, lon: 24.2, radius_km: 60}\n"
+    s = load_scenario_text(text)
+    assert s.geography.no_fire_zones[0].name == "_warsaw"
+    assert s.electronic_warfare[0].name == "-jam"
+
+
+@pytest.mark.parametrize("name", ['"a.b"', '"a b"', '"wave/1"', '""', "x" * 101])
+def test_other_names_are_refused(tiny_scenario_yaml: str, name: str) -> None:
+    p = only(problems_of(tiny_scenario_yaml.replace("name: north", f"name: {name}")))
+    assert p.path == "waves[0].name"
+    if name != '""' and len(name) <= 100:
+        assert "a name of letters, digits, '-' and '_'," in p.message
+        assert "starting with" not in p.message
+
+
+# --------------------------------------------------------------------------------------------
+# A tag on the whole document is named like a tag on one field
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '!!python/object/apply:os.system ["touch {marker}"]\n',
+        "!!python/object/apply:os.system\nargs: [touch {marker}]\n",
+        "!!python/name:os.system\n",
+        "!custom [1, 2]\n",
+    ],
+)
+def test_tag_on_the_whole_document_is_named(tmp_path: Path, text: str) -> None:
+    marker = tmp_path / "pwned"
+    p = only(problems_of(text.format(marker=marker)))
+    assert p.line == 1
+    assert p.column == 1
+    tag = text.split()[0]
+    assert p.message.startswith(f"the YAML tag {tag} is not allowed: only plain data")
+    assert "got a list" not in p.message
+    assert not marker.exists()
