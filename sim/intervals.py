@@ -164,14 +164,27 @@ def merge_intervals(
     if keys.size == 0:
         return keys, starts, ends
     # Sorted by key, then start, one pass joins each interval to the run before it when it starts
-    # no later than that run's end plus ``gap`` (compiled: a sequential scan).
-    order = np.lexsort((starts, keys))
-    keys, starts, ends = keys[order], starts[order], ends[order]
+    # no later than that run's end plus ``gap`` (compiled: a sequential scan). Tracks come in
+    # time order, so the intervals of one key usually are already sorted by start: a stable sort
+    # by key alone then gives the same order as sorting by both, at a fraction of the cost.
+    if not _sorted_by_key_then_start(keys, starts):
+        order = np.argsort(keys, kind="stable")
+        if not _sorted_by_key_then_start(keys[order], starts[order]):
+            order = np.lexsort((starts, keys))
+        keys, starts, ends = keys[order], starts[order], ends[order]
     out_keys = np.empty_like(keys)
     out_starts = np.empty_like(starts)
     out_ends = np.empty_like(ends)
     m = _merge_sorted(keys, starts, ends, float(gap), out_keys, out_starts, out_ends)
     return out_keys[:m], out_starts[:m], out_ends[:m]
+
+
+@numba.njit(cache=True)
+def _sorted_by_key_then_start(keys, starts):  # fmt: skip
+    for i in range(1, keys.size):
+        if keys[i] < keys[i - 1] or (keys[i] == keys[i - 1] and starts[i] < starts[i - 1]):
+            return False
+    return True
 
 
 @numba.njit(cache=True)

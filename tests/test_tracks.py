@@ -185,8 +185,15 @@ interval_st = st.tuples(
     rows=st.lists(interval_st, max_size=30),
     gap=st.sampled_from([0.0, 1e-6, 0.5, 1.25]),
     jitter=st.floats(min_value=0.0, max_value=1e-3),
+    # merge_intervals skips sorting what is sorted already: exercise each of its three paths
+    order=st.sampled_from(["as drawn", "by key", "by key and start"]),
 )
-def test_merge_intervals_matches_slow_merge(rows, gap, jitter):
+def test_merge_intervals_matches_slow_merge(rows, gap, jitter, order):
+    if order == "by key":
+        rows = sorted(rows, key=lambda r: r[0])
+    elif order == "by key and start":
+        rows = sorted(rows, key=lambda r: (r[0], r[1]))
+        jitter = 0.0
     keys = np.array([r[0] for r in rows], dtype=np.int64)
     starts = np.array([r[1] + jitter * i for i, r in enumerate(rows)], dtype=float)
     ends = starts + np.array([r[2] for r in rows], dtype=float)
