@@ -6,9 +6,11 @@ a point-defence Patriot, jamming, four radars and an AEW aircraft) on one core. 
 - replications per second of each engine, and their ratio;
 - seconds per million replications of the vectorised engine;
 - statistical efficiency: the vectorised engine's replications share track pools within a
-  cluster, so a replication is worth less than an independent one. The benchmark reports the
+  cluster, so a replication may be worth less than an independent one. The benchmark reports the
   95 % half-width of the cost-exchange ratio each engine reaches, and the *effective* speed-up:
-  wall time for the same interval width (assuming width ~ 1/sqrt(time)).
+  wall time for the same interval width (assuming width ~ 1/sqrt(time));
+- the same for the vectorised engine with independent templates (``rqmc=False``) instead of
+  shifted Sobol' sets, to show what the sets gain.
 
     python benchmarks/bench_vectorised.py [--quick]
 
@@ -26,6 +28,7 @@ import numpy as np
 from machine_info import machine
 
 import sim
+from sim.vectorised import run_vectorised
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,11 +62,15 @@ def main() -> None:
     t_vec, vec = timed(
         lambda: sim.run(s, replications=n_vec, seed=1, engine="vectorised", workers=1), repeats
     )
+    t_iid, iid = timed(
+        lambda: run_vectorised(s, replications=n_vec, seed=1, workers=1, rqmc=False), repeats
+    )
     des_rate, vec_rate = n_des / t_des, n_vec / t_vec
-    hw_des, hw_vec = half_width(des), half_width(vec)
+    hw_des, hw_vec, hw_iid = half_width(des), half_width(vec), half_width(iid)
     # wall time each engine needs for a 1 % half-width, from width ~ 1 / sqrt(time)
     t1_des = t_des * (hw_des / 0.01) ** 2
     t1_vec = t_vec * (hw_vec / 0.01) ** 2
+    t1_iid = t_iid * (hw_iid / 0.01) ** 2
     rows = {
         "des_replications_per_s": des_rate,
         "vectorised_replications_per_s": vec_rate,
@@ -74,6 +81,8 @@ def main() -> None:
         "des_seconds_for_1pct_half_width": t1_des,
         "vectorised_seconds_for_1pct_half_width": t1_vec,
         "speedup_effective": t1_des / t1_vec,
+        "vectorised_independent_templates_seconds_for_1pct_half_width": t1_iid,
+        "sobol_gain_effective": t1_iid / t1_vec,
     }
     info = machine()
     width = max(map(len, rows))

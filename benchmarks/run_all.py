@@ -221,6 +221,18 @@ def vectorised_rows(r: dict[str, Any]) -> list[Row]:
             f"{_s(f['des_seconds_for_1pct_half_width'])} SimPy",
             f"{f['speedup_effective']:.1f}x",
         ),
+        *(
+            [
+                _row(
+                    "the same, vectorised with independent templates instead of Sobol' sets",
+                    f"{_s(f['vectorised_seconds_for_1pct_half_width'])} Sobol' sets",
+                    _s(f["vectorised_independent_templates_seconds_for_1pct_half_width"]),
+                    f"{f['sobol_gain_effective']:.1f}x",
+                )
+            ]
+            if "sobol_gain_effective" in f
+            else []
+        ),
     ]
 
 
