@@ -139,12 +139,12 @@ def run_cmd(
             param_hint="--map-replication",
         )
     if engine == "vectorised":
-        from sim.vectorised import TABLE_REPLICATIONS
+        from sim.vectorised import PATH_REPLICATIONS
 
-        if map_replication >= TABLE_REPLICATIONS:
+        if map_replication >= PATH_REPLICATIONS:
             raise typer.BadParameter(
-                f"the vectorised engine keeps the tables of its first {TABLE_REPLICATIONS} "
-                f"replications only (0..{TABLE_REPLICATIONS - 1})",
+                f"the vectorised engine keeps the flight paths of its first {PATH_REPLICATIONS} "
+                f"replications only (0..{PATH_REPLICATIONS - 1})",
                 param_hint="--map-replication",
             )
     target = out if out is not None else Path("runs") / scen.name

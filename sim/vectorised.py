@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sim import kernel
+from sim import kernel, runner
 from sim.errors import IncursionError
 from sim.kernel import Scene, Tpl
 from sim.metrics import (
@@ -75,8 +75,10 @@ TEMPLATES_PER_DRONE = 512
 #: Most templates in a cluster's pool, all drones together: scenarios with many drones get
 #: fewer per drone, so that a pool's geometry stays a fraction of the cluster's work.
 POOL_TEMPLATES = 16384
-#: Drone, shot and sortie tables keep the first replications only (the summary covers all).
-TABLE_REPLICATIONS = 1000
+#: Flight paths (for the map and GeoJSON) are kept for the first replications only. The drone,
+#: shot and sortie tables keep as many replications as the discrete-event engine's (up to
+#: ``sim.runner._MAX_TABLE_ROWS`` drone rows); the summary covers all.
+PATH_REPLICATIONS = 1000
 _STREAM_POOLS = 2**31 - 3
 _STREAM_KERNEL = 2**31 - 4
 _POLICY = {"cheapest": 0, "nearest": 1, "layered": 2}
@@ -231,8 +233,10 @@ def _run_kernel(
 
 def _chunk_result(
     world: World, sc: Scene, seed: int, chunk_i: int, first_rep: int, reps: int, k: int,
-    keep: int, rqmc: bool = True,
+    keep: int, rqmc: bool = True, keep_paths: int | None = None,
 ) -> _ChunkResult:  # fmt: skip
+    """One cluster: its pool, its replications, and the tables of its first ``keep``
+    replications (the paths of its first ``keep_paths``, by default as many)."""
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_STREAM_POOLS, chunk_i)))
     tp = build_pool(world, k, rng, rqmc=rqmc)
     out, shots, sorties = _run_kernel(tp, sc, _kernel_key(seed), first_rep, reps)
@@ -262,7 +266,8 @@ def _chunk_result(
     moments.add_groups(o, clusters)
     per_rep = {key: np.asarray(v, float) for key, v in replication_metrics(o).items()}
     tables = _tables(world, tp, out, shots, sorties, first_rep, keep) if keep > 0 else None
-    paths = _paths(sc, tp, out, first_rep, keep) if keep > 0 else None
+    keep_paths = keep if keep_paths is None else keep_paths
+    paths = _paths(sc, tp, out, first_rep, keep_paths) if keep_paths > 0 else None
     return _ChunkResult(per_rep=per_rep, moments=moments, tables=tables, paths=paths)
 
 
@@ -351,11 +356,11 @@ def _tables(
 
 def _chunk_task(
     scenario: Scenario, seed: int, chunk_i: int, first_rep: int, reps: int, k: int, keep: int,
-    rqmc: bool,
+    rqmc: bool, keep_paths: int,
 ) -> _ChunkResult:  # fmt: skip
     """One chunk in a worker process (it builds its own world)."""
     world, sc = _worker_world(scenario)
-    return _chunk_result(world, sc, seed, chunk_i, first_rep, reps, k, keep, rqmc)
+    return _chunk_result(world, sc, seed, chunk_i, first_rep, reps, k, keep, rqmc, keep_paths)
 
 
 _WORKER_CACHE: dict[str, tuple[World, Scene]] = {}
@@ -420,6 +425,7 @@ def run_vectorised(
     if k < 1:
         raise IncursionError(f"templates must be at least 1 per drone, got {k}")
     total = replications if until_ci is None else max(replications, max_replications)
+    table_reps = max(1, runner._MAX_TABLE_ROWS // max(world.n_drones, 1))
     n_workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
     per_rep: dict[str, list[np.ndarray]] = {}
     moments = ClusterMoments()
@@ -443,23 +449,29 @@ def run_vectorised(
         first_chunk, first_rep = len(chunk_sizes), sum(chunk_sizes)
         firsts = (first_rep + np.r_[0, np.cumsum(batch)[:-1]]).astype(int).tolist()
         jobs = [
-            (first_chunk + j, f, r, max(0, min(r, TABLE_REPLICATIONS - f)))
+            (
+                first_chunk + j,
+                f,
+                r,
+                max(0, min(r, table_reps - f)),
+                max(0, min(r, PATH_REPLICATIONS - f)),
+            )
             for j, (f, r) in enumerate(zip(firsts, batch, strict=True))
         ]
         n_proc = min(n_workers, len(jobs) - 1)
         if n_proc <= 1:
-            for i, first, reps, keep in jobs:
-                absorb(_chunk_result(world, sc, seed, i, first, reps, k, keep, rqmc), reps)
+            for i, first, reps, keep, keep_p in jobs:
+                absorb(_chunk_result(world, sc, seed, i, first, reps, k, keep, rqmc, keep_p), reps)
             return
         # The first chunk runs here: on a machine's first run that compiles the kernel once,
         # and the workers then load it from numba's cache instead of each compiling it.
-        i, first, reps, keep = jobs[0]
-        absorb(_chunk_result(world, sc, seed, i, first, reps, k, keep, rqmc), reps)
+        i, first, reps, keep, keep_p = jobs[0]
+        absorb(_chunk_result(world, sc, seed, i, first, reps, k, keep, rqmc, keep_p), reps)
         pool = ProcessPoolExecutor(max_workers=n_proc)
         try:
             futures = [
-                pool.submit(_chunk_task, scenario, seed, i, first, reps, k, keep, rqmc)
-                for i, first, reps, keep in jobs[1:]
+                pool.submit(_chunk_task, scenario, seed, i, first, reps, k, keep, rqmc, keep_p)
+                for i, first, reps, keep, keep_p in jobs[1:]
             ]
             for fut, reps in zip(futures, batch[1:], strict=True):  # in order: same result
                 absorb(fut.result(), reps)

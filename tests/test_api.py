@@ -63,15 +63,17 @@ def test_scenario_with_changes_method() -> None:
         s.with_changes({"waves.nope.count": 7})
 
 
+@pytest.mark.parametrize("engine", ["des", "vectorised"])
 def test_long_runs_keep_tables_of_the_first_replications_only(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, engine: str
 ) -> None:
     import sim.runner
 
     s = _tiny()
-    full = sim.run(s, replications=12, seed=2)
+    full = sim.run(s, replications=12, seed=2, engine=engine)
+    assert len(full.drones) == 12 * s.total_drones
     monkeypatch.setattr(sim.runner, "_MAX_TABLE_ROWS", 3 * s.total_drones)
-    capped = sim.run(s, replications=12, seed=2)
+    capped = sim.run(s, replications=12, seed=2, engine=engine)
     assert len(capped.drones) == 3 * s.total_drones
     assert set(capped.drones["replication"]) == {0, 1, 2}
     assert len(capped.per_replication) == 12
