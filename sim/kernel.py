@@ -982,18 +982,22 @@ def _run_chunk_core(
                     quiet = True
                     any_on = False
                     for j in range(na):
-                        if _available(sc_ac_base, j, ac_state):
-                            any_on = True
+                        oncall[j] = _available(sc_ac_base, j, ac_state)
+                        any_on = any_on or oncall[j]
                     limit = math.inf
                     for q in range(cnt[0]):
                         d = plist[q]
                         if checked_k[d] != cnt[1]:
                             quiet = False
+                            break
                         if any_on:
                             limit = min(limit, end[d], last_allowed[d])
                             for j in range(na):
-                                if not tried[d, nb + j] and _available(sc_ac_base, j, ac_state):
+                                if oncall[j] and not tried[d, nb + j]:
                                     quiet = False
+                                    break
+                            if not quiet:
+                                break
                     if quiet:
                         t_next = detect[det_order[p_det]] if p_det < nd_det else math.inf
                         for i in range(n):
