@@ -92,7 +92,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from sim import designs
 from sim.errors import IncursionError, LimitError, Problem, ScenarioError
-from sim.scenario import MAX_REPLICATIONS, Scenario
+from sim.scenario import MAX_REPLICATIONS, Bool, Int, Scenario
 
 __all__ = [
     "HEADLINE_METRICS",
@@ -162,7 +162,7 @@ class DesignSpec(_Model):
         description="grid (full factorial of the levels), lhs (Latin hypercube), sobol "
         "(scrambled Sobol'), nolh (Ye's orthogonal Latin hypercube)",
     )
-    samples: int | None = Field(
+    samples: Int | None = Field(
         default=None,
         ge=1,
         le=MAX_POINTS,
@@ -225,11 +225,11 @@ class SweepSpec(_Model):
 
     scenario: str = Field(min_length=1, description="base scenario, relative to the sweep file")
     description: str = ""
-    replications: int | None = Field(
+    replications: Int | None = Field(
         default=None, ge=1, le=MAX_REPLICATIONS, description="per design point"
     )
-    seed: int | None = Field(default=None, ge=0, lt=2**63)
-    crn: bool = Field(
+    seed: Int | None = Field(default=None, ge=0, lt=2**63)
+    crn: Bool = Field(
         default=True,
         description="common random numbers: replication i uses the same stream at every point",
     )

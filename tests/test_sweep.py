@@ -505,6 +505,19 @@ BAD = {
         GRID.replace("kind: grid", "kind: latin"),
         "bad.yaml:4:16: design.kind: expected one of 'grid', 'lhs', 'sobol' or 'nolh', got 'latin'",
     ),
+    # the sweep's own numbers and switches are not converted either, as in a scenario
+    "replications-text": (
+        GRID.replace("replications: 3", 'replications: "3"'),
+        "bad.yaml:2:15: replications: expected an integer, got '3'",
+    ),
+    "seed-bool": (
+        GRID.replace("seed: 5", "seed: true"),
+        "bad.yaml:3:7: seed: expected an integer, got true",
+    ),
+    "crn-text": (
+        GRID.replace("seed: 5\n", 'seed: 5\ncrn: "no"\n'),
+        "bad.yaml:4:6: crn: expected true or false, got 'no'",
+    ),
 }
 
 
