@@ -602,13 +602,14 @@ def _quote_hint(err: Mapping[str, Any]) -> str:
     value = err.get("input")
     if err["type"] in ("int_type", "float_type", "bool_type") and isinstance(value, str):
         words = value.strip().lower()
-        if err["type"] == "bool_type" and words in ("true", "false", "yes", "no", "on", "off"):
-            return " (write true or false without quotes)"
+        if err["type"] == "bool_type":
+            bools = ("true", "false", "yes", "no", "on", "off")
+            return " (write true or false without quotes)" if words in bools else ""
         try:
             float(words)
         except ValueError:
             return ""
-        return " (write the number without quotes)" if err["type"] != "bool_type" else ""
+        return " (write the number without quotes)"
     if err["type"] != "string_type":
         return ""
     if isinstance(value, bool):

@@ -232,11 +232,11 @@ def _run_kernel(
 
 
 def _chunk_result(
-    world: World, sc: Scene, seed: int, chunk_i: int, first_rep: int, reps: int, k: int,
-    keep: int, rqmc: bool = True, keep_paths: int | None = None,
+    world: World, sc: Scene, seed: int, k: int, rqmc: bool, chunk_i: int, first_rep: int,
+    reps: int, keep: int, keep_paths: int,
 ) -> _ChunkResult:  # fmt: skip
     """One cluster: its pool, its replications, and the tables of its first ``keep``
-    replications (the paths of its first ``keep_paths``, by default as many)."""
+    replications and the flight paths of its first ``keep_paths``."""
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_STREAM_POOLS, chunk_i)))
     tp = build_pool(world, k, rng, rqmc=rqmc)
     out, shots, sorties = _run_kernel(tp, sc, _kernel_key(seed), first_rep, reps)
@@ -266,7 +266,6 @@ def _chunk_result(
     moments.add_groups(o, clusters)
     per_rep = {key: np.asarray(v, float) for key, v in replication_metrics(o).items()}
     tables = _tables(world, tp, out, shots, sorties, first_rep, keep) if keep > 0 else None
-    keep_paths = keep if keep_paths is None else keep_paths
     paths = _paths(sc, tp, out, first_rep, keep_paths) if keep_paths > 0 else None
     return _ChunkResult(per_rep=per_rep, moments=moments, tables=tables, paths=paths)
 
@@ -354,13 +353,11 @@ def _tables(
     return drones, shot_df, sortie_df
 
 
-def _chunk_task(
-    scenario: Scenario, seed: int, chunk_i: int, first_rep: int, reps: int, k: int, keep: int,
-    rqmc: bool, keep_paths: int,
-) -> _ChunkResult:  # fmt: skip
-    """One chunk in a worker process (it builds its own world)."""
+def _chunk_task(scenario: Scenario, seed: int, k: int, rqmc: bool, *job: int) -> _ChunkResult:
+    """One chunk in a worker process (it builds its own world); ``job`` as for
+    :func:`_chunk_result`."""
     world, sc = _worker_world(scenario)
-    return _chunk_result(world, sc, seed, chunk_i, first_rep, reps, k, keep, rqmc, keep_paths)
+    return _chunk_result(world, sc, seed, k, rqmc, *job)
 
 
 _WORKER_CACHE: dict[str, tuple[World, Scene]] = {}
@@ -448,6 +445,7 @@ def run_vectorised(
     def run_batch(batch: list[int]) -> None:
         first_chunk, first_rep = len(chunk_sizes), sum(chunk_sizes)
         firsts = (first_rep + np.r_[0, np.cumsum(batch)[:-1]]).astype(int).tolist()
+        # (cluster, first replication, replications, tables kept, paths kept)
         jobs = [
             (
                 first_chunk + j,
@@ -460,19 +458,15 @@ def run_vectorised(
         ]
         n_proc = min(n_workers, len(jobs) - 1)
         if n_proc <= 1:
-            for i, first, reps, keep, keep_p in jobs:
-                absorb(_chunk_result(world, sc, seed, i, first, reps, k, keep, rqmc, keep_p), reps)
+            for job, reps in zip(jobs, batch, strict=True):
+                absorb(_chunk_result(world, sc, seed, k, rqmc, *job), reps)
             return
         # The first chunk runs here: on a machine's first run that compiles the kernel once,
         # and the workers then load it from numba's cache instead of each compiling it.
-        i, first, reps, keep, keep_p = jobs[0]
-        absorb(_chunk_result(world, sc, seed, i, first, reps, k, keep, rqmc, keep_p), reps)
+        absorb(_chunk_result(world, sc, seed, k, rqmc, *jobs[0]), batch[0])
         pool = ProcessPoolExecutor(max_workers=n_proc)
         try:
-            futures = [
-                pool.submit(_chunk_task, scenario, seed, i, first, reps, k, keep, rqmc, keep_p)
-                for i, first, reps, keep, keep_p in jobs[1:]
-            ]
+            futures = [pool.submit(_chunk_task, scenario, seed, k, rqmc, *job) for job in jobs[1:]]
             for fut, reps in zip(futures, batch[1:], strict=True):  # in order: same result
                 absorb(fut.result(), reps)
         except BaseException:
