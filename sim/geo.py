@@ -735,6 +735,8 @@ def segment_edge_crossings(
     x1: ArrayLike,
     y1: ArrayLike,
     edges: ArrayLike,
+    *,
+    sort: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every intersection of S segments with E edges, closed form (compiled, :mod:`sim.gridindex`).
 
@@ -757,6 +759,9 @@ def segment_edge_crossings(
         Segment ends, metres (or any plane unit). Scalars give S = 1.
     edges : array_like of float, shape (E, 4)
         ``x0, y0, x1, y1`` per edge, e.g. :attr:`Territory.edges`.
+    sort : bool, keyword-only
+        False returns the same intersections in no particular order, possibly repeated (cheaper,
+        for callers that sort them anyway).
 
     Returns
     -------
@@ -764,7 +769,7 @@ def segment_edge_crossings(
         Index of the segment of each intersection.
     fraction : ndarray of float64, shape (K,)
         ``t`` in [0, 1]: where along that segment it lies.
-        Both are sorted by (segment_index, fraction), without repeated pairs.
+        Both are sorted by (segment_index, fraction), without repeated pairs (with ``sort``).
 
     Raises
     ------
@@ -788,6 +793,8 @@ def segment_edge_crossings(
     if segments.size == 0:
         return empty
     segments = segments.astype(np.intp, copy=False)
+    if not sort:
+        return segments, fractions
     order = np.lexsort((fractions, segments))
     segments, fractions = segments[order], fractions[order]
     # several edges meeting at a vertex on the segment, or a collinear chain: one split each

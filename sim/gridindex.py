@@ -29,7 +29,11 @@ __all__ = ["EdgeGrid", "crossings"]
 
 @dataclass(frozen=True)
 class EdgeGrid:
-    """Edges ``(E, 4)`` filed by cell: cell ``c`` holds ``edge[off[c]:off[c + 1]]``."""
+    """Edges ``(E, 4)`` filed by cell: cell ``c`` holds ``edge[off[c]:off[c + 1]]``.
+
+    ``nxt[cx * (ny + 1) + cy]`` is the first row ``>= cy`` of column ``cx`` whose cell holds an
+    edge (``ny`` if none): a border fills few cells, and a segment skips the empty ones.
+    """
 
     edges: np.ndarray
     x0: float
@@ -39,6 +43,7 @@ class EdgeGrid:
     ny: int
     off: np.ndarray
     edge: np.ndarray
+    nxt: np.ndarray
 
     @classmethod
     def build(cls, edges: np.ndarray) -> EdgeGrid:
@@ -69,9 +74,14 @@ class EdgeGrid:
         owner = np.concatenate(owners) if owners else np.empty(0, np.int64)
         order = np.argsort(cell, kind="stable")
         off = np.searchsorted(cell[order], np.arange(nx * ny + 1)).astype(np.int64)
+        full = (off[1:] > off[:-1]).reshape(ny, nx).T
+        nxt = np.full((nx, ny + 1), ny, np.int64)
+        for cy in range(ny - 1, -1, -1):
+            nxt[:, cy] = np.where(full[:, cy], cy, nxt[:, cy + 1])
         return cls(
-            edges, float(x0), float(y0), float(h), nx, ny, off, owner[order].astype(np.int64)
-        )
+            edges, float(x0), float(y0), float(h), nx, ny, off, owner[order].astype(np.int64),
+            nxt.ravel(),
+        )  # fmt: skip
 
 
 def crossings(
@@ -84,7 +94,7 @@ def crossings(
         frac = np.empty(room)
         k = _search(
             grid.edges, grid.x0, grid.y0, grid.h, grid.nx, grid.ny, grid.off, grid.edge,
-            px, py, qx, qy, seg, frac,
+            grid.nxt, px, py, qx, qy, seg, frac,
         )  # fmt: skip
         if k >= 0:
             return seg[:k], frac[:k]
@@ -92,7 +102,7 @@ def crossings(
 
 
 @numba.njit(cache=True)
-def _search(edges, gx0, gy0, h, nx, ny, off, edge, px, py, qx, qy, out_seg, out_frac):  # fmt: skip
+def _search(edges, gx0, gy0, h, nx, ny, off, edge, nxt, px, py, qx, qy, out_seg, out_frac):
     """Fill ``out_*`` and return the count, or -1 if they are too small."""
     seen = np.full(edges.shape[0], -1, np.int64)
     k = 0
@@ -131,7 +141,9 @@ def _search(edges, gx0, gy0, h, nx, ny, off, edge, px, py, qx, qy, out_seg, out_
                 continue
             r0 = max(r0, 0)
             r1 = min(r1, ny - 1)
-            for cy in range(r0, r1 + 1):
+            col = cx * (ny + 1)
+            cy = nxt[col + r0]
+            while cy <= r1:
                 c = cy * nx + cx
                 for q in range(off[c], off[c + 1]):
                     e = edge[q]
@@ -141,6 +153,7 @@ def _search(edges, gx0, gy0, h, nx, ny, off, edge, px, py, qx, qy, out_seg, out_
                     k = _pair(edges, e, i, ax, ay, bx, by, rxc, ryc, rr, out_seg, out_frac, k)
                     if k < 0:
                         return -1
+                cy = nxt[col + cy + 1]
     return k
 
 

@@ -8,6 +8,8 @@ straight, constant-velocity motion: row ``k`` moves from ``(x0[k], y0[k])`` at `
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
@@ -68,32 +70,135 @@ def circle_windows_pairs(
     ``radius`` has shape (C,) or (S, C). Returns ``enter, leave`` of shape (K,), NaN where the
     segment is never inside (a segment and a disk are convex: at most one window).
     """
-    t0k = np.asarray(t0, float)[seg]
-    dur = np.asarray(t1, float)[seg] - t0k
-    r = np.asarray(radius, float)
-    rk = r[seg, circ] if r.ndim == 2 else r[circ]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        vx = np.where(dur > 0, (x1[seg] - x0[seg]) / dur, 0.0)
-        vy = np.where(dur > 0, (y1[seg] - y0[seg]) / dur, 0.0)
-        px = x0[seg] - cx[circ]
-        py = y0[seg] - cy[circ]
-        a = vx * vx + vy * vy
-        b = 2.0 * (px * vx + py * vy)
-        c = px * px + py * py - rk * rk
-        disc = b * b - 4.0 * a * c
-        sq = np.sqrt(np.maximum(disc, 0.0))
-        moving = a > 0
-        # Numerically stable roots (avoid cancellation when b^2 >> 4ac).
-        q = -0.5 * (b + np.copysign(sq, b))
-        ra = np.where(moving, q / np.where(moving, a, 1.0), np.nan)
-        rb = np.where(q != 0, c / np.where(q != 0, q, 1.0), np.nan)
-        lo = np.fmin(ra, rb)
-        hi = np.fmax(ra, rb)
-        enter = np.where(moving, t0k + np.maximum(lo, 0.0), np.where(c <= 0, t0k, np.nan))
-        leave = np.where(moving, t0k + np.minimum(hi, dur), np.where(c <= 0, t0k + dur, np.nan))
-        ok = (rk > 0) & np.where(moving, (disc >= 0) & (hi >= 0) & (lo <= dur), c <= 0)
-        ok &= leave >= enter
-    return np.where(ok, enter, np.nan), np.where(ok, leave, np.nan)
+    seg = np.asarray(seg, np.int64)
+    circ = np.asarray(circ, np.int64)
+    enter = np.empty(seg.size)
+    leave = np.empty(seg.size)
+    _windows_pairs(*_f64(t0, t1, x0, y0, x1, y1, cx, cy), *_radius(radius), seg, circ, enter, leave)
+    return enter, leave
+
+
+def _f64(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    return tuple(np.ascontiguousarray(a, dtype=np.float64) for a in arrays)
+
+
+def _radius(radius: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """Radii as a 2-D array and the strides that broadcast it over (segment, circle)."""
+    r = np.ascontiguousarray(radius, dtype=np.float64)
+    r = r if r.ndim == 2 else r.reshape(1, -1)
+    return r, int(r.shape[0] != 1), int(r.shape[1] != 1)
+
+
+# The compiled windows below do the arithmetic of the original numpy expressions, operation for
+# operation, so that they give the same floats. numpy's maximum/minimum/fmin/fmax return their
+# second argument when the two compare equal (+0 and -0), its clip keeps the value: so do these.
+
+
+@numba.njit(cache=True, inline="always")
+def _maximum(a, b):  # fmt: skip
+    """``np.maximum``: NaN if either is."""
+    if a != a or b != b:
+        return a + b
+    return a if a > b else b
+
+
+@numba.njit(cache=True, inline="always")
+def _minimum(a, b):  # fmt: skip
+    """``np.minimum``: NaN if either is."""
+    if a != a or b != b:
+        return a + b
+    return a if a < b else b
+
+
+@numba.njit(cache=True, inline="always")
+def _fmin(a, b):  # fmt: skip
+    """``np.fmin``: the other one if one is NaN."""
+    if a != a:
+        return b
+    if b != b:
+        return a
+    return a if a < b else b
+
+
+@numba.njit(cache=True, inline="always")
+def _fmax(a, b):  # fmt: skip
+    """``np.fmax``: the other one if one is NaN."""
+    if a != a:
+        return b
+    if b != b:
+        return a
+    return a if a > b else b
+
+
+@numba.njit(cache=True, inline="always")
+def _window(t0, t1, x0, y0, x1, y1, cx, cy, rk):  # fmt: skip
+    """(enter, leave) of one segment in one circle, NaN if never inside."""
+    nan = np.nan
+    dur = t1 - t0
+    if dur > 0:
+        vx = (x1 - x0) / dur
+        vy = (y1 - y0) / dur
+    else:
+        vx = 0.0
+        vy = 0.0
+    px = x0 - cx
+    py = y0 - cy
+    a = vx * vx + vy * vy
+    b = 2.0 * (px * vx + py * vy)
+    c = px * px + py * py - rk * rk
+    disc = b * b - 4.0 * a * c
+    sq = math.sqrt(_maximum(disc, 0.0))
+    moving = a > 0
+    # Numerically stable roots (avoid cancellation when b^2 >> 4ac).
+    q = -0.5 * (b + math.copysign(sq, b))
+    ra = q / a if moving else nan
+    rb = c / q if q != 0 else nan
+    lo = _fmin(ra, rb)
+    hi = _fmax(ra, rb)
+    if moving:
+        enter = t0 + _maximum(lo, 0.0)
+        leave = t0 + _minimum(hi, dur)
+        ok = rk > 0 and disc >= 0 and hi >= 0 and lo <= dur
+    elif c <= 0:
+        enter = t0
+        leave = t0 + dur
+        ok = rk > 0
+    else:
+        return nan, nan
+    if ok and leave >= enter:
+        return enter, leave
+    return nan, nan
+
+
+@numba.njit(cache=True)
+def _windows_pairs(t0, t1, x0, y0, x1, y1, cx, cy, r, rs, rc, seg, circ, enter, leave):  # fmt: skip
+    for k in range(seg.size):
+        s, c = seg[k], circ[k]
+        enter[k], leave[k] = _window(
+            t0[s], t1[s], x0[s], y0[s], x1[s], y1[s], cx[c], cy[c], r[s * rs, c * rc]
+        )
+
+
+@numba.njit(cache=True)
+def _windows_all(t0, t1, x0, y0, x1, y1, cx, cy, r, rs, rc, enter, leave):  # fmt: skip
+    """Every (segment, circle) window; pairs whose bounding boxes miss stay NaN."""
+    for s in range(x0.size):
+        ax, ay, bx, by = x0[s], y0[s], x1[s], y1[s]
+        if ax != ax or ay != ay or bx != bx or by != by:
+            continue  # numpy's min/max would be NaN and every comparison below false
+        lo_x, hi_x = min(ax, bx), max(ax, bx)
+        lo_y, hi_y = min(ay, by), max(ay, by)
+        for c in range(cx.size):
+            rk = r[s * rs, c * rc]
+            if not (
+                hi_x >= cx[c] - rk
+                and lo_x <= cx[c] + rk
+                and hi_y >= cy[c] - rk
+                and lo_y <= cy[c] + rk
+                and rk > 0
+            ):
+                continue
+            enter[s, c], leave[s, c] = _window(t0[s], t1[s], ax, ay, bx, by, cx[c], cy[c], rk)
 
 
 def circle_windows(
@@ -125,15 +230,12 @@ def circle_windows(
         never is inside. Only pairs whose bounding boxes overlap are solved
         (:func:`circle_pairs`); the rest cannot meet.
     """
-    x0, y0, x1, y1 = (np.asarray(v, float) for v in (x0, y0, x1, y1))
-    cx, cy = np.asarray(cx, float), np.asarray(cy, float)
+    x0, y0, x1, y1, cx, cy = _f64(x0, y0, x1, y1, cx, cy)
     enter = np.full((x0.size, cx.size), np.nan)
     leave = np.full((x0.size, cx.size), np.nan)
-    seg, circ = circle_pairs(x0, y0, x1, y1, cx, cy, radius)
-    if seg.size:
-        e, lv = circle_windows_pairs(t0, t1, x0, y0, x1, y1, cx, cy, radius, seg, circ)
-        enter[seg, circ] = e
-        leave[seg, circ] = lv
+    # compiled: the pairs of :func:`circle_pairs`, each solved as :func:`circle_windows_pairs`
+    t0, t1 = _f64(np.broadcast_to(t0, x0.shape), np.broadcast_to(t1, x0.shape))
+    _windows_all(t0, t1, x0, y0, x1, y1, cx, cy, *_radius(radius), enter, leave)
     return enter, leave
 
 

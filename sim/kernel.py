@@ -40,6 +40,9 @@ from collections import namedtuple
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 __all__ = ["C2_CYCLE_S", "Scene", "Tpl", "run_chunk"]
 
@@ -86,6 +89,63 @@ def _uniform(state: np.ndarray) -> float:
     """A double in [0, 1) from the SplitMix64 stream in ``state[0]``."""
     state[0] += _GOLDEN
     return float(_mix(state[0]) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@intrinsic
+def _prefetch(typingctx, arr, idx):
+    """Start loading the cache line of ``arr[idx]`` (a hint: no effect on any result, and no
+    fault for an index past the end)."""
+    sig = types.void(arr, types.intp)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        # read, high temporal locality, data cache
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@numba.njit(cache=True, inline="always")
+def _stream_start(stream_key: np.uint64, rep: int) -> np.uint64:
+    """The SplitMix64 state a replication's stream starts from."""
+    return _mix(stream_key ^ _mix(np.uint64(rep) * _GOLDEN + np.uint64(1)))
+
+
+@numba.njit(cache=True, inline="always")
+def _templates_of(stream_key, rep, n, k, out):
+    """The templates replication ``rep`` will fly: its stream's first ``n`` draws, as the
+    replication itself takes them."""
+    z = _stream_start(stream_key, rep)
+    for i in range(n):
+        z += _GOLDEN
+        out[i] = i * k + int(float(_mix(z) >> np.uint64(11)) * (1.0 / 9007199254740992.0) * k)
+
+
+@numba.njit(cache=True, inline="always")
+def _prefetch_templates(tp, tids, n, nb):
+    """Start loading the breakpoints and intervals of templates ``tids`` (prefetching their
+    per-template values as well measured slower: too many loads in flight at once)."""
+    for i in range(n):
+        t = tids[i]
+        lo = tp.bp_off[t]
+        for a in (tp.bt, tp.bx, tp.by):
+            _prefetch(a, lo)
+        for a in (tp.in_a, tp.in_b):
+            _prefetch(a, tp.in_off[t])
+        for a in (tp.al_a, tp.al_b):
+            _prefetch(a, tp.al_off[t])
+        for a in (tp.cov_a, tp.cov_b):
+            _prefetch(a, tp.cov_off[t])
+        _prefetch(tp.cov_sensor, tp.cov_off[t])
+        if nb:
+            _prefetch(tp.win_a, tp.win_off[t * nb])
+            _prefetch(tp.win_b, tp.win_off[t * nb])
 
 
 # ------------------------------------------------------------------------------ track queries
@@ -150,7 +210,11 @@ def _reach_time(bp_off, bt, bx, by, d_tid, shift, end, t0, x0, y0, speed):
         if t == math.inf:
             t = end
             last = True
-        x, y = _pos(bp_off, bt, bx, by, d_tid, shift, end, t)
+        if not last and t - shift == bt[j - 1] and (j == hi or bt[j] > bt[j - 1]):
+            # what _pos returns at this breakpoint, without its search
+            x, y = bx[j - 1], by[j - 1]
+        else:
+            x, y = _pos(bp_off, bt, bx, by, d_tid, shift, end, t)
         if _norm(x - x0, y - y0) - speed * (t - t0) <= 0:
             ta, tb = prev_t, t
             bx_, by_ = x, y
@@ -301,6 +365,8 @@ def run_chunk(tp, sc, stream_key, first_rep, reps, out_fate, out_fate_s, out_bor
     state = np.zeros(1, np.uint64)
     # per-drone state
     tid = np.empty(n, np.int64)
+    tid_next = np.empty(n, np.int64)
+    tid_after = np.empty(n, np.int64)
     shift = np.empty(n)
     end = np.empty(n)
     alt = np.empty(n)
@@ -347,25 +413,25 @@ def run_chunk(tp, sc, stream_key, first_rep, reps, out_fate, out_fate_s, out_bor
     only_mask = np.zeros(max(nb + na, 1), np.bool_)
     cnt = np.zeros(3, np.int64)  # waiting drones, defenders freed so far, C2 cycle ended
     return _run_chunk_core(
-        tp, sc, stream_key, first_rep, reps, out_fate, out_fate_s, out_border,
-        out_detect, out_launch, out_tid, out_kill_def, out_shots_at, shots, n_shots, sorties,
-        n_sorties, state, tid, shift, end, alt, detect, killed, kill_def, shots_at, in_pending,
+        tp, sc, stream_key, first_rep, reps, out_fate, out_fate_s, out_border, out_detect,
+        out_launch, out_tid, out_kill_def, out_shots_at, shots, n_shots, sorties, n_sorties, state,
+        tid, tid_next, tid_after, shift, end, alt, detect, killed, kill_def, shots_at, in_pending,
         plist, snapshot, tried, checked_k, checked_t, eng_wake, eng_bat, eng_state, eng_ready,
-        eng_shots, eng_nfire, eng_fire_t, eng_chan, barred, haswin, last_allowed, order,
-        last_freed, committed, mag, ch_used, reload_at, chq, chq_h, chq_t, ac_state, ac_x, ac_y,
-        ac_up, ac_t, ac_ev, ac_d, rounds, oncall, only_mask, cnt,
+        eng_shots, eng_nfire, eng_fire_t, eng_chan, barred, haswin, last_allowed, order, last_freed,
+        committed, mag, ch_used, reload_at, chq, chq_h, chq_t, ac_state, ac_x, ac_y, ac_up, ac_t,
+        ac_ev, ac_d, rounds, oncall, only_mask, cnt,
     )  # fmt: skip
 
 
 @numba.njit(cache=True, _nrt=False)
 def _run_chunk_core(
-    tp, sc, stream_key, first_rep, reps, out_fate, out_fate_s, out_border, out_detect,
-    out_launch, out_tid, out_kill_def, out_shots_at, shots, n_shots, sorties, n_sorties, state,
-    tid, shift, end, alt, detect, killed, kill_def, shots_at, in_pending, plist, snapshot, tried,
-    checked_k, checked_t, eng_wake, eng_bat, eng_state, eng_ready, eng_shots, eng_nfire,
-    eng_fire_t, eng_chan, barred, haswin, last_allowed, order, last_freed, committed, mag,
-    ch_used, reload_at, chq, chq_h, chq_t, ac_state, ac_x, ac_y, ac_up, ac_t, ac_ev, ac_d, rounds,
-    oncall, only_mask, cnt,
+    tp, sc, stream_key, first_rep, reps, out_fate, out_fate_s, out_border, out_detect, out_launch,
+    out_tid, out_kill_def, out_shots_at, shots, n_shots, sorties, n_sorties, state, tid, tid_next,
+    tid_after, shift, end, alt, detect, killed, kill_def, shots_at, in_pending, plist, snapshot,
+    tried, checked_k, checked_t, eng_wake, eng_bat, eng_state, eng_ready, eng_shots, eng_nfire,
+    eng_fire_t, eng_chan, barred, haswin, last_allowed, order, last_freed, committed, mag, ch_used,
+    reload_at, chq, chq_h, chq_t, ac_state, ac_x, ac_y, ac_up, ac_t, ac_ev, ac_d, rounds, oncall,
+    only_mask, cnt,
 ):  # fmt: skip
     """The replication loop of :func:`run_chunk`, on preallocated scratch arrays."""
     sc_bat_pk = sc.bat_pk
@@ -445,7 +511,19 @@ def _run_chunk_core(
 
     for rr in range(reps):
         rep = first_rep + rr
-        state[0] = _mix(stream_key ^ _mix(np.uint64(rep) * _GOLDEN + np.uint64(1)))
+        # The pool is larger than the cache, and a template's data sit in some twenty arrays:
+        # start loading the next replication's tracks and intervals now, while this one runs
+        # (its templates were drawn one replication ahead, so they are known already).
+        if rr == 0:
+            _templates_of(stream_key, rep + 1, n, tp_k, tid_next)
+        else:
+            for i in range(n):
+                tid_next[i] = tid_after[i]
+        if rr + 1 < reps:
+            _prefetch_templates(tp, tid_next, n, nb)
+        if rr + 2 < reps:
+            _templates_of(stream_key, rep + 2, n, tp_k, tid_after)
+        state[0] = _stream_start(stream_key, rep)
         # ---------------------------------------------------------- tracks of this replication
         for i in range(n):
             tid[i] = i * tp_k + int(_uniform(state) * tp_k)  # one of the drone's own templates
@@ -468,6 +546,10 @@ def _run_chunk_core(
                         break
             end[i] = e
             alt[i] = tp_alt[t_i]
+            # The event loop's first read of the track, loaded now alongside the rest
+            # (eng_fire_t is written before it is read, so it is a free place to put it).
+            lo = tp_bp_off[t_i]
+            eng_fire_t[i] = tp_bt[lo] + tp_bx[lo] + tp_by[lo]
             bt = tp_border[t_i] + shift[i]
             out_border[rr, i] = bt if bt <= e else math.nan
             out_launch[rr, i] = shift[i]
@@ -839,7 +921,11 @@ def _run_chunk_core(
                         best_ac = -1
                         k1b = math.inf
                         k2b = math.inf
-                        px, py = _pos(tp_bp_off, tp_bt, tp_bx, tp_by, t_i, shift[d], end[d], now)
+                        px = py = 0.0  # only the nearest-defender policy needs where it is
+                        if sc_policy == 1:
+                            px, py = _pos(
+                                tp_bp_off, tp_bt, tp_bx, tp_by, t_i, shift[d], end[d], now
+                            )
                         for b in range(nb):
                             if use_mask and not only_mask[b]:
                                 continue

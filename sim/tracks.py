@@ -15,10 +15,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from sim.geo import geodesic_distance_m, segment_edge_crossings
-from sim.intervals import circle_pairs, circle_windows, circle_windows_pairs, merge_intervals
+from sim.intervals import (
+    _sorted_by_key_then_start,
+    circle_pairs,
+    circle_windows,
+    circle_windows_pairs,
+    merge_intervals,
+)
 from sim.world import World
 
 __all__ = [
@@ -175,8 +182,15 @@ def _launch(
                 pts[:, 1:, :] += rng.normal(0.0, w.spread_m, (n, k, 2))
             else:
                 pts[:, 1:, :] += w.spread_m * spread_z[wi]
-        lon, lat = proj.inverse(pts[..., 0], pts[..., 1])
+        # every drone of a wave starts at one point, and without spread flies one route: each
+        # distinct point is unprojected, and each distinct leg measured, once
+        rows = n if w.spread_m > 0 else min(n, 1)
+        lon = np.empty((rows, k + 1))
+        lat = np.empty((rows, k + 1))
+        lon[:, :1], lat[:, :1] = proj.inverse(pts[:1, :1, 0], pts[:1, :1, 1])
+        lon[:, 1:], lat[:, 1:] = proj.inverse(pts[:rows, 1:, 0], pts[:rows, 1:, 1])
         legs_m = geodesic_distance_m(lon[:, :-1], lat[:, :-1], lon[:, 1:], lat[:, 1:])
+        legs_m = np.broadcast_to(legs_m, (n, k))
         times = launch[:, None] + np.concatenate(
             [np.zeros((n, 1)), np.cumsum(legs_m, axis=1) / w.speed_mps], axis=1
         )
@@ -342,12 +356,36 @@ def _electronic_warfare(
                 y1 = old.y1.copy()
                 t1[ti], x1[ti], y1[ti] = c[ti], nx1, ny1
                 old = Segments(old.drone, old.t0, t1, old.x0, old.y0, x1, y1)
-            seg = Segments(
-                *(np.concatenate([a, b]) for a, b in zip(old._arrays(), new._arrays(), strict=True))
-            ).sorted()
+            seg = _insert_after_drone(old, new)
             diverted[dd] = True
             active[dd] = True
     return seg, lost_s, diverted
+
+
+def _insert_after_drone(old: Segments, new: Segments) -> Segments:
+    """``old`` and ``new`` together, sorted (as :meth:`Segments.sorted` would order them).
+
+    When ``old`` is sorted, ``new`` holds at most one row per drone, in drone order, and no
+    row of ``new`` starts before a row of ``old`` of its drone (a diversion cuts the old track
+    at its start), sorting places each new row after its drone's old rows: an insertion, which is
+    cheaper than sorting again. Otherwise, sort.
+    """
+    pos = np.searchsorted(old.drone, new.drone, side="right")
+    last = np.maximum(pos - 1, 0)
+    if (
+        len(old)
+        and _sorted_by_key_then_start(old.drone, old.t0)
+        and not np.isnan(old.t0).any()
+        and not np.isnan(new.t0).any()
+        and bool(np.all(new.drone[1:] > new.drone[:-1]))
+        and bool(np.all((old.drone[last] != new.drone) | (old.t0[last] <= new.t0)))
+    ):
+        return Segments(
+            *(np.insert(a, pos, b) for a, b in zip(old._arrays(), new._arrays(), strict=True))
+        )
+    return Segments(
+        *(np.concatenate([a, b]) for a, b in zip(old._arrays(), new._arrays(), strict=True))
+    ).sorted()
 
 
 def _box_exit(world: World, seg: Segments, n: int) -> np.ndarray:
@@ -386,7 +424,9 @@ def _pieces(world: World, seg: Segments) -> dict[str, np.ndarray]:
     roe_regions = [world.roe_inner] if world.roe_inner is not None else []
     roe_regions += world.roe_nofire_polygons
     for edges in (world.territory.edges, *(r.edges for r in roe_regions)):
-        si, fr = segment_edge_crossings(seg.x0, seg.y0, seg.x1, seg.y1, edges)
+        # unsorted, maybe with repeats: the splits are sorted below, and a repeat makes an empty
+        # piece, which is dropped
+        si, fr = segment_edge_crossings(seg.x0, seg.y0, seg.x1, seg.y1, edges, sort=False)
         parts_i.append(si)
         parts_f.append(fr)
     if world.nofire_r.size:
@@ -401,31 +441,33 @@ def _pieces(world: World, seg: Segments) -> dict[str, np.ndarray]:
             si, ci = np.nonzero(np.isfinite(f))
             parts_i.append(si)
             parts_f.append(np.clip(f[si, ci], 0.0, 1.0))
-    si = np.concatenate(parts_i)
+    si = np.concatenate(parts_i).astype(np.int64, copy=False)
     fr = np.concatenate(parts_f)
-    order = np.lexsort((fr, si))
-    si, fr = si[order], fr[order]
-    same = si[1:] == si[:-1]
-    a_i = si[:-1][same]
-    fa, fb = fr[:-1][same], fr[1:][same]
-    nonzero = fb - fa > 1e-12
-    a_i, fa, fb = a_i[nonzero], fa[nonzero], fb[nonzero]
-    dur = seg.t1[a_i] - seg.t0[a_i]
-    ta = seg.t0[a_i] + fa * dur
-    tb = seg.t0[a_i] + fb * dur
-    xa, ya = seg.at(a_i, ta)
-    xb, yb = seg.at(a_i, tb)
-    mx, my = 0.5 * (xa + xb), 0.5 * (ya + yb)
+    # compiled: sorted by (segment, fraction) as np.lexsort would, each pair of consecutive
+    # splits of a segment more than 1e-12 apart is a piece, placed as Segments.at would
+    a_i = np.empty(si.size, np.int64)
+    out = np.empty((8, si.size))
+    m = _split(si, fr, len(seg), *(np.ascontiguousarray(a) for a in seg._arrays()[1:]), a_i, out)
+    a_i = a_i[:m]
+    ta, tb, xa, ya, xb, yb, mx, my = out[:, :m]
     inside = world.territory.contains(mx, my)
     # Where a shot may strike: over the territory and outside no-fire zones, with a guard distance.
-    allowed = (
-        world.roe_inner.contains(mx, my) if world.roe_inner is not None else np.ones_like(inside)
-    )
+    if world.roe_inner is None:
+        allowed = np.ones_like(inside)
+    elif world.roe_inner_within:
+        # the guarded territory lies inside the territory's interior: only points inside can be in
+        allowed = inside.copy()
+        allowed[inside] = world.roe_inner.contains(mx[inside], my[inside])
+    else:
+        allowed = world.roe_inner.contains(mx, my)
+    # each further rule can only clear a point that is still allowed
     if world.nofire_r.size:
-        d2 = (mx[:, None] - world.nofire_x) ** 2 + (my[:, None] - world.nofire_y) ** 2
-        allowed &= ~(d2 <= world.roe_nofire_r**2).any(axis=1)
+        ok = np.flatnonzero(allowed)
+        d2 = (mx[ok, None] - world.nofire_x) ** 2 + (my[ok, None] - world.nofire_y) ** 2
+        allowed[ok] = ~(d2 <= world.roe_nofire_r**2).any(axis=1)
     for region in world.roe_nofire_polygons:
-        allowed &= ~region.contains(mx, my)
+        ok = np.flatnonzero(allowed)
+        allowed[ok] = ~region.contains(mx[ok], my[ok])
     return {
         "drone": seg.drone[a_i],
         "t0": ta,
@@ -437,6 +479,70 @@ def _pieces(world: World, seg: Segments) -> dict[str, np.ndarray]:
         "inside": inside,
         "allowed": allowed,
     }
+
+
+@numba.njit(cache=True)
+def _split(si, fr, n_seg, t0, t1, x0, y0, x1, y1, out_seg, out):  # fmt: skip
+    """Pieces of segments between consecutive split fractions; returns their count.
+
+    ``out_seg`` gets each piece's segment, the rows of ``out`` its t0, t1, x0, y0, x1, y1, mid x
+    and mid y (the floats of the numpy expressions this replaced, operation for operation).
+    """
+    # stable counting sort by segment, then a stable insertion sort of each segment's few
+    # fractions (NaN last): the order of np.lexsort((fr, si))
+    start = np.zeros(n_seg + 1, np.int64)
+    for j in range(si.size):
+        start[si[j] + 1] += 1
+    for s in range(n_seg):
+        start[s + 1] += start[s]
+    fill = start[:-1].copy()
+    f = np.empty(si.size)
+    for j in range(si.size):
+        s = si[j]
+        f[fill[s]] = fr[j]
+        fill[s] += 1
+    for s in range(n_seg):
+        for j in range(start[s] + 1, start[s + 1]):
+            v = f[j]
+            q = j
+            while q > start[s] and (v < f[q - 1] or (f[q - 1] != f[q - 1] and v == v)):
+                f[q] = f[q - 1]
+                q -= 1
+            f[q] = v
+    m = 0
+    for s in range(n_seg):
+        for j in range(start[s], start[s + 1] - 1):
+            fa, fb = f[j], f[j + 1]
+            if not fb - fa > 1e-12:
+                continue
+            dur = t1[s] - t0[s]
+            ta = t0[s] + fa * dur
+            tb = t0[s] + fb * dur
+            xa, ya = _at(t0[s], t1[s], x0[s], y0[s], x1[s], y1[s], ta)
+            xb, yb = _at(t0[s], t1[s], x0[s], y0[s], x1[s], y1[s], tb)
+            out_seg[m] = s
+            out[0, m] = ta
+            out[1, m] = tb
+            out[2, m] = xa
+            out[3, m] = ya
+            out[4, m] = xb
+            out[5, m] = yb
+            out[6, m] = 0.5 * (xa + xb)
+            out[7, m] = 0.5 * (ya + yb)
+            m += 1
+    return m
+
+
+@numba.njit(cache=True, inline="always")
+def _at(t0, t1, x0, y0, x1, y1, t):  # fmt: skip
+    """:meth:`Segments.at` of one segment (np.clip keeps -0.0 and NaN as they are)."""
+    dur = t1 - t0
+    f = (t - t0) / dur if dur > 0 else 0.0
+    if f < 0.0:
+        f = 0.0
+    elif f > 1.0:
+        f = 1.0
+    return x0 + f * (x1 - x0), y0 + f * (y1 - y0)
 
 
 def border_crossings(pieces: dict[str, np.ndarray], n: int) -> np.ndarray:

@@ -105,6 +105,9 @@ class World:
     base_y: np.ndarray
     weapon_names: tuple[str, ...]
     defender_names: tuple[str, ...]
+    #: ``roe_inner`` lies in the territory's interior (exact predicate): a point not strictly
+    #: inside the territory is not in it either, so its test can be skipped for such points.
+    roe_inner_within: bool = False
 
     @property
     def n_drones(self) -> int:
@@ -287,4 +290,6 @@ def build_world(scenario: Scenario) -> World:
         base_y=np.asarray(fy, float),
         weapon_names=tuple(sorted(scenario.weapons)),
         defender_names=tuple(d.name for d in (*batteries, *airbases)),
+        roe_inner_within=inner is not None
+        and bool(shapely.contains_properly(territory.polygon, inner.polygon)),
     )
