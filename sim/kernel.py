@@ -10,7 +10,10 @@ event loop, each from flat template arrays (tracks, windows and cover computed o
   doctrine's policy among those able to engage it (one defender per drone at a time); a drone
   no defender could take is looked at again when a defender becomes more available (aircraft
   ready or on station, a battery's engagement over or magazine refilled) or at the next C2
-  cycle (multiples of ``C2_CYCLE_S``), exactly as the discrete-event engine gates it.
+  cycle (multiples of ``C2_CYCLE_S``), exactly as the discrete-event engine gates it. A plan
+  of a loitering fighter that failed in a way no later start from that spot can undo (drones
+  slower than fighters; see ``_fighter_plan``) is not computed again until the fighter moves:
+  the answer is known, so the results are the same.
 - A battery engagement runs as events, as ``Simulation._battery_engage`` does: reaction time,
   the earliest impact in an envelope window (time of flight as a fixed point), a channel held
   from the first shot to the end (first come, first served when all are busy), rounds taken from
@@ -47,6 +50,9 @@ from numba.extending import intrinsic
 __all__ = ["C2_CYCLE_S", "Scene", "Tpl", "run_chunk"]
 
 C2_CYCLE_S = 60.0
+# A failed plan is "lasting" only if short of endurance by more than this (s): far above the
+# rounding of times of ~1e5 s, so that rounding cannot make a later start succeed.
+_LASTING_MARGIN_S = 1e-6
 
 # Fate and end-reason codes shared with sim.metrics.FATES and sim.tracks.END_*.
 _DESTROYED, _LEAKED, _CRASHED, _EXITED, _AIRBORNE = 0, 1, 2, 3, 4
@@ -61,7 +67,7 @@ _EV_NONE, _EV_INTERCEPT_OVER, _EV_DEADLINE, _EV_LANDING, _EV_READY = 0, 1, 2, 3,
 
 Tpl = namedtuple(
     "Tpl",
-    "k end reason border inside_end alt aim_x aim_y diverted bp_off bt bx by in_off in_a in_b "
+    "k vmax end reason border inside_end alt aim_x aim_y diverted bp_off bt bx by in_off in_a in_b "
     "al_off al_a al_b cov_off cov_sensor cov_a cov_b win_off win_a win_b",
 )
 Scene = namedtuple(
@@ -312,17 +318,26 @@ def _fighter_plan(bp_off, bt, bx, by, al_off, al_a, al_b, lo_w, wpn_cost, wpn_mi
                   wpn_max_alt, wpn_tof, base_x, base_y, base_speed, base_endurance, base_cost_s,
                   max_shots, assess, d_tid, shift, end, alt, j, rounds_row, t0, x0, y0,
                   wheels_up):  # fmt: skip
-    """(fire, impact, cost) of a fighter of airbase ``j`` leaving (x0, y0) at t0, or nans."""
+    """(fire, impact, cost, lasting) of a fighter of airbase ``j`` leaving (x0, y0) at t0; the
+    first three are nan if it cannot make the intercept.
+
+    ``lasting``: the plan fails, and would fail for any later start from the same spot with the
+    same rounds and wheels-up time, provided the drone is slower than the fighter. A later start
+    reaches the drone no earlier (the fighter could have waited), so the impact comes no earlier;
+    the shot then comes later by as much, and the way home shortens by less (the drone is
+    slower): no weapon, no allowed window, the drone out of reach, no window it can make, or
+    short of endurance by more than a rounding margin, stay so.
+    """
     nan = math.nan
     s = _cheapest_slot(lo_w, wpn_cost, wpn_min_alt, wpn_max_alt, j, rounds_row, alt)
     if s < 0 or al_off[d_tid + 1] == al_off[d_tid]:
-        return nan, nan, nan
+        return nan, nan, nan, True
     w = lo_w[j, s]
     tof = wpn_tof[w]
     speed = base_speed[j]
     t_reach = _reach_time(bp_off, bt, bx, by, d_tid, shift, end, t0, x0, y0, speed)
     if not math.isfinite(t_reach):
-        return nan, nan, nan
+        return nan, nan, nan, True
     for r in range(al_off[d_tid], al_off[d_tid + 1]):
         a = al_a[r] + shift
         e = min(al_b[r] + shift, end)
@@ -334,11 +349,12 @@ def _fighter_plan(bp_off, bt, bx, by, al_off, al_a, al_b, lo_w, wpn_cost, wpn_mi
             dx, dy = _pos(bp_off, bt, bx, by, d_tid, shift, end, impact)
             home = _norm(dx - base_x[j], dy - base_y[j]) / speed
             engagement = max_shots * (tof + assess)
+            short = fire + engagement + home - (wheels_up + base_endurance[j])
             if fire + engagement + home > wheels_up + base_endurance[j]:
-                return nan, nan, nan
+                return nan, nan, nan, short > _LASTING_MARGIN_S
             fly = fire - t0 + home + (t0 - wheels_up if t0 > wheels_up else 0.0)
-            return fire, impact, wpn_cost[w] + base_cost_s[j] * fly
-    return nan, nan, nan
+            return fire, impact, wpn_cost[w] + base_cost_s[j] * fly, False
+    return nan, nan, nan, True
 
 
 # ------------------------------------------------------------------------------ the kernel
@@ -390,6 +406,8 @@ def run_chunk(tp, sc, stream_key, first_rep, reps, out_fate, out_fate_s, out_bor
     eng_chan = np.empty(n, np.bool_)
     barred = np.zeros((n, max(nb, 1)), np.bool_)
     haswin = np.zeros((n, max(nb, 1)), np.bool_)
+    lost = np.empty((n, max(n_ac, 1)), np.int64)
+    ac_epoch = np.empty(max(n_ac, 1), np.int64)
     last_allowed = np.empty(n)
     order = np.empty(n, np.int64)
     # defenders
@@ -417,9 +435,9 @@ def run_chunk(tp, sc, stream_key, first_rep, reps, out_fate, out_fate_s, out_bor
         out_launch, out_tid, out_kill_def, out_shots_at, shots, n_shots, sorties, n_sorties, state,
         tid, tid_next, tid_after, shift, end, alt, detect, killed, kill_def, shots_at, in_pending,
         plist, snapshot, tried, checked_k, checked_t, eng_wake, eng_bat, eng_state, eng_ready,
-        eng_shots, eng_nfire, eng_fire_t, eng_chan, barred, haswin, last_allowed, order, last_freed,
-        committed, mag, ch_used, reload_at, chq, chq_h, chq_t, ac_state, ac_x, ac_y, ac_up, ac_t,
-        ac_ev, ac_d, rounds, oncall, only_mask, cnt,
+        eng_shots, eng_nfire, eng_fire_t, eng_chan, barred, haswin, lost, ac_epoch, last_allowed,
+        order, last_freed, committed, mag, ch_used, reload_at, chq, chq_h, chq_t, ac_state, ac_x,
+        ac_y, ac_up, ac_t, ac_ev, ac_d, rounds, oncall, only_mask, cnt,
     )  # fmt: skip
 
 
@@ -429,9 +447,9 @@ def _run_chunk_core(
     out_tid, out_kill_def, out_shots_at, shots, n_shots, sorties, n_sorties, state, tid, tid_next,
     tid_after, shift, end, alt, detect, killed, kill_def, shots_at, in_pending, plist, snapshot,
     tried, checked_k, checked_t, eng_wake, eng_bat, eng_state, eng_ready, eng_shots, eng_nfire,
-    eng_fire_t, eng_chan, barred, haswin, last_allowed, order, last_freed, committed, mag, ch_used,
-    reload_at, chq, chq_h, chq_t, ac_state, ac_x, ac_y, ac_up, ac_t, ac_ev, ac_d, rounds, oncall,
-    only_mask, cnt,
+    eng_fire_t, eng_chan, barred, haswin, lost, ac_epoch, last_allowed, order, last_freed,
+    committed, mag, ch_used, reload_at, chq, chq_h, chq_t, ac_state, ac_x, ac_y, ac_up, ac_t, ac_ev,
+    ac_d, rounds, oncall, only_mask, cnt,
 ):  # fmt: skip
     """The replication loop of :func:`run_chunk`, on preallocated scratch arrays."""
     sc_bat_pk = sc.bat_pk
@@ -508,6 +526,11 @@ def _run_chunk_core(
     nd = nb + na
     n_slots = sc_lo_w.shape[1]
     horizon = sc_horizon
+    # an airborne fighter's failed plan keeps failing while it loiters only if drones are slower
+    idle_lasts = n_ac > 0
+    for jb in range(na):
+        if not tp.vmax * (1.0 + 1e-9) < sc_base_speed[jb]:
+            idle_lasts = False
 
     for rr in range(reps):
         rep = first_rep + rr
@@ -606,6 +629,8 @@ def _run_chunk_core(
         shots_at[:] = 0
         in_pending[:] = False
         tried[:, :] = False
+        lost[:, :] = -1
+        ac_epoch[:] = 0
         checked_k[:] = -1
         checked_t[:] = 0.0
         eng_wake[:] = math.inf
@@ -829,6 +854,7 @@ def _run_chunk_core(
                         ac_t[a] = now + home
                         ac_ev[a] = _EV_LANDING
                     else:
+                        ac_epoch[a] += 1  # a new spot to loiter at: earlier failures no longer hold
                         ac_state[a] = _IDLE
                         ac_t[a] = deadline
                         ac_ev[a] = _EV_DEADLINE
@@ -968,8 +994,8 @@ def _run_chunk_core(
                             for a in range(sc_ac_base.size):
                                 if sc_ac_base[a] != j:
                                     continue
-                                if ac_state[a] == _IDLE:
-                                    _, imp, cost = _fighter_plan(
+                                if ac_state[a] == _IDLE and lost[d, a] != ac_epoch[a]:
+                                    _, imp, cost, lasting = _fighter_plan(
                                         tp_bp_off, tp_bt, tp_bx, tp_by, tp_al_off, tp_al_a,
                                         tp_al_b, sc_lo_w, sc_wpn_cost, sc_wpn_min_alt,
                                         sc_wpn_max_alt, sc_wpn_tof, sc_base_x, sc_base_y,
@@ -978,6 +1004,10 @@ def _run_chunk_core(
                                         rounds[a],
                                         now, ac_x[a], ac_y[a], ac_up[a],
                                     )  # fmt: skip
+                                    if lasting and idle_lasts:
+                                        # fails again at every later cycle while it loiters
+                                        # here: do not plan it again until it moves
+                                        lost[d, a] = ac_epoch[a]
                                     if not math.isnan(imp):
                                         k1, k2 = _keys(
                                             sc_policy, cost, imp, px, py, ac_x[a], ac_y[a]
@@ -991,7 +1021,7 @@ def _run_chunk_core(
                             if first_ready >= 0:
                                 a = first_ready
                                 t_up = now + sc_base_scramble[j]
-                                _, imp, cost = _fighter_plan(
+                                _, imp, cost, _lasting = _fighter_plan(
                                     tp_bp_off, tp_bt, tp_bx, tp_by, tp_al_off, tp_al_a, tp_al_b,
                                     sc_lo_w, sc_wpn_cost, sc_wpn_min_alt, sc_wpn_max_alt,
                                     sc_wpn_tof, sc_base_x, sc_base_y, sc_base_speed,
@@ -1254,7 +1284,7 @@ def _intercept(tp, sc, d, a, t0, x0, y0, tid, shift, end, alt, killed, kill_def,
     n_shot = 0
     acquired = False
     while math.isnan(killed[d]) and t <= end[d] and n_shot < sc_max_shots:
-        fire, imp, _cost = _fighter_plan(
+        fire, imp, _cost, _lasting = _fighter_plan(
             tp_bp_off,
             tp_bt,
             tp_bx,

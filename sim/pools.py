@@ -100,8 +100,14 @@ def build_pool(world: World, k: int, rng: np.random.Generator, *, rqmc: bool = T
     wk, wa, wb = battery_windows(tw, pieces, per["alt"], None)
     ex, ey = bx[offsets[1:] - 1], by[offsets[1:] - 1]
     f64 = np.float64
+    # the fastest any template moves in the plane (m/s), for the kernel's monotonicity shortcut
+    owner = np.repeat(np.arange(n), np.diff(offsets))
+    dt, dx, dy = np.diff(bt), np.diff(bx), np.diff(by)
+    within = (dt > 0) & (owner[1:] == owner[:-1])
+    vmax = float(np.max(np.hypot(dx[within], dy[within]) / dt[within], initial=0.0))
     return Tpl(
         k=int(k),
+        vmax=vmax,
         end=end.astype(f64),
         reason=reason.astype(np.int64),
         border=border_crossings(pieces, n).astype(f64),

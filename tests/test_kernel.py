@@ -43,3 +43,44 @@ def test_a_replication_does_not_depend_on_its_chunk(reference_pool) -> None:
     later = shots_w[shots_w[:, 0] >= 7].copy()
     later[:, 0] -= 7
     np.testing.assert_array_equal(shots_p, later)
+
+
+def test_an_airborne_fighters_lasting_failure_keeps_failing_later(reference_pool) -> None:
+    # C2 does not plan again, while a fighter loiters at the same spot, an intercept that failed
+    # "lasting": exact only if every later start from that spot fails too (the drones here are
+    # slower than the fighters, as the kernel requires before it relies on this).
+    _, sc, tp = reference_pool
+    assert tp.vmax < sc.base_speed.min()
+    rng = np.random.default_rng(9)
+    lasting = checked = short = 0
+    for tid in rng.choice(tp.end.size, 80, replace=False):
+        shift = float(rng.uniform(0.0, 3600.0))
+        end = min(float(tp.end[tid]) + shift, sc.horizon)
+        for j in range(sc.na):
+            rounds = np.maximum(sc.lo_n[j], 0)
+            for t0 in np.linspace(shift, end, 12):
+                # a fighter airborne for most of its endurance, somewhere near the track
+                x0, y0 = sc.base_x[j] + rng.normal(0, 8e4), sc.base_y[j] + rng.normal(0, 8e4)
+                up = t0 - rng.uniform(0.5, 1.0) * sc.base_endurance[j]
+                plan = _plan(tp, sc, tid, shift, end, j, rounds, t0, x0, y0, up)
+                if not (np.isnan(plan[1]) and plan[3]):
+                    continue
+                lasting += 1
+                short += bool(np.isfinite(_plan(tp, sc, tid, shift, end, j, rounds, t0, x0, y0,
+                                                up + 1e9)[1]))  # fmt: skip
+                for t in np.linspace(t0, end + 60.0, 10)[1:]:
+                    checked += 1
+                    later = _plan(tp, sc, tid, shift, end, j, rounds, t, x0, y0, up)
+                    assert np.isnan(later[1]), (tid, j, t0, t, plan, later)
+    # exercised, including failures for want of endurance (the plan works with endless fuel)
+    assert short > 20, (short, lasting)
+    assert checked > 500
+
+
+def _plan(tp, sc, tid, shift, end, j, rounds, t0, x0, y0, wheels_up):
+    return kernel._fighter_plan(
+        tp.bp_off, tp.bt, tp.bx, tp.by, tp.al_off, tp.al_a, tp.al_b, sc.lo_w, sc.wpn_cost,
+        sc.wpn_min_alt, sc.wpn_max_alt, sc.wpn_tof, sc.base_x, sc.base_y, sc.base_speed,
+        sc.base_endurance, sc.base_cost_s, sc.max_shots, sc.assess, int(tid), shift, end,
+        float(tp.alt[tid]), j, rounds, float(t0), float(x0), float(y0), float(wheels_up),
+    )  # fmt: skip
