@@ -1110,8 +1110,17 @@ def _run_chunk_core(
                             limit = min(limit, end[d], last_allowed[d])
                             for j in range(na):
                                 if oncall[j] and not tried[d, nb + j]:
-                                    quiet = False
-                                    break
+                                    # it may still get this airbase, unless its only offers are
+                                    # loitering fighters whose plans for it failed for good
+                                    for a in range(n_ac):
+                                        if sc_ac_base[a] == j and (
+                                            ac_state[a] == _READY
+                                            or (ac_state[a] == _IDLE and lost[d, a] != ac_epoch[a])
+                                        ):
+                                            quiet = False
+                                            break
+                                    if not quiet:
+                                        break
                             if not quiet:
                                 break
                     if quiet:
