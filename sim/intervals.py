@@ -18,6 +18,7 @@ __all__ = [
     "circle_windows",
     "circle_windows_pairs",
     "merge_intervals",
+    "sorted_by_key_then_start",
 ]
 
 
@@ -269,9 +270,9 @@ def merge_intervals(
     # no later than that run's end plus ``gap`` (compiled: a sequential scan). Tracks come in
     # time order, so the intervals of one key usually are already sorted by start: a stable sort
     # by key alone then gives the same order as sorting by both, at a fraction of the cost.
-    if not _sorted_by_key_then_start(keys, starts):
+    if not sorted_by_key_then_start(keys, starts):
         order = np.argsort(keys, kind="stable")
-        if not _sorted_by_key_then_start(keys[order], starts[order]):
+        if not sorted_by_key_then_start(keys[order], starts[order]):
             order = np.lexsort((starts, keys))
         keys, starts, ends = keys[order], starts[order], ends[order]
     out_keys = np.empty_like(keys)
@@ -282,7 +283,8 @@ def merge_intervals(
 
 
 @numba.njit(cache=True)
-def _sorted_by_key_then_start(keys, starts):  # fmt: skip
+def sorted_by_key_then_start(keys, starts):  # fmt: skip
+    """Whether ``keys`` are non-decreasing and, within a key, ``starts`` too."""
     for i in range(1, keys.size):
         if keys[i] < keys[i - 1] or (keys[i] == keys[i - 1] and starts[i] < starts[i - 1]):
             return False

@@ -349,8 +349,8 @@ def _fighter_plan(bp_off, bt, bx, by, al_off, al_a, al_b, lo_w, wpn_cost, wpn_mi
             dx, dy = _pos(bp_off, bt, bx, by, d_tid, shift, end, impact)
             home = _norm(dx - base_x[j], dy - base_y[j]) / speed
             engagement = max_shots * (tof + assess)
-            short = fire + engagement + home - (wheels_up + base_endurance[j])
             if fire + engagement + home > wheels_up + base_endurance[j]:
+                short = fire + engagement + home - (wheels_up + base_endurance[j])
                 return nan, nan, nan, short > _LASTING_MARGIN_S
             fly = fire - t0 + home + (t0 - wheels_up if t0 > wheels_up else 0.0)
             return fire, impact, wpn_cost[w] + base_cost_s[j] * fly, False
@@ -534,22 +534,23 @@ def _run_chunk_core(
 
     for rr in range(reps):
         rep = first_rep + rr
-        # The pool is larger than the cache, and a template's data sit in some twenty arrays:
-        # start loading the next replication's tracks and intervals now, while this one runs
-        # (its templates were drawn one replication ahead, so they are known already).
+        # Each drone flies one of its own templates, the first draws of the replication's stream
+        # (_templates_of), made two replications ahead: the pool is larger than the cache, and
+        # a template's data sit in some twenty arrays, so the next replication's tracks and
+        # intervals start loading while this one runs.
         if rr == 0:
+            _templates_of(stream_key, rep, n, tp_k, tid)
             _templates_of(stream_key, rep + 1, n, tp_k, tid_next)
         else:
             for i in range(n):
+                tid[i] = tid_next[i]
                 tid_next[i] = tid_after[i]
         if rr + 1 < reps:
             _prefetch_templates(tp, tid_next, n, nb)
         if rr + 2 < reps:
             _templates_of(stream_key, rep + 2, n, tp_k, tid_after)
-        state[0] = _stream_start(stream_key, rep)
+        state[0] = _stream_start(stream_key, rep) + np.uint64(n) * _GOLDEN  # past those draws
         # ---------------------------------------------------------- tracks of this replication
-        for i in range(n):
-            tid[i] = i * tp_k + int(_uniform(state) * tp_k)  # one of the drone's own templates
         for i in range(n):
             w = sc_wave_of[i]
             lo, hi = sc_win_lo[w], sc_win_hi[w]

@@ -20,11 +20,11 @@ import numpy as np
 
 from sim.geo import geodesic_distance_m, segment_edge_crossings
 from sim.intervals import (
-    _sorted_by_key_then_start,
     circle_pairs,
     circle_windows,
     circle_windows_pairs,
     merge_intervals,
+    sorted_by_key_then_start,
 )
 from sim.world import World
 
@@ -374,7 +374,7 @@ def _insert_after_drone(old: Segments, new: Segments) -> Segments:
     last = np.maximum(pos - 1, 0)
     if (
         len(old)
-        and _sorted_by_key_then_start(old.drone, old.t0)
+        and sorted_by_key_then_start(old.drone, old.t0)
         and not np.isnan(old.t0).any()
         and not np.isnan(new.t0).any()
         and bool(np.all(new.drone[1:] > new.drone[:-1]))
