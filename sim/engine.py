@@ -13,6 +13,9 @@ Semantics (see also the README):
   the sortie's flight hours for a scramble), ``nearest`` (shortest ground distance now) or
   ``layered`` (the defender able to strike first, i.e. the outermost layer). A defender engages a
   given drone at most once; if its engagement ends without a kill the drone is re-assigned.
+  A drone no defender could take waits: C2 looks at it again when a defender that could serve it
+  becomes more available, and at every C2 cycle (every ``C2_CYCLE_S`` on the minute) against
+  the airbases with an aircraft to offer, whose reach changes with time alone.
 - A battery's first shot comes no earlier than ``reaction_s`` after assignment, and its impact must
   fall inside the weapon envelope (slant range between min and max, altitude limits) at a point
   where a shot is allowed (over the territory by default, outside no-fire zones). Time of flight
@@ -65,7 +68,8 @@ _NATURAL_FATE = {
 }
 
 
-#: C2 re-examines drones it could not assign at least this often (s).
+#: C2's cycle (s): at every multiple of it, C2 looks again at every drone it could not assign
+#: (a fighter's reach changes with time alone).
 C2_CYCLE_S = 60.0
 
 
@@ -185,9 +189,18 @@ class Simulation:
         # station, a fully committed battery freed): a drone for which C2 found no one only
         # needs those looked at again.
         self.freed: list[int] = []
+        # Waiting drones C2 must look at on its next pass between cycles: the ones not yet looked
+        # at, and the ones a defender freed since their last look could serve. The others cannot
+        # have changed, so a pass need not walk the whole queue (which made time grow with the
+        # square of the number of drones).
+        self._dirty: set[int] = set()
+        self._seq: dict[int, int] = {}  # drone -> when it joined the queue (the queue's order)
+        self._n_seq = 0
         self._breakpoints: dict[int, tuple[list[float], list[float], list[float]]] = {}
         self._c2_idle: simpy.Event | None = None
-        self.checked: dict[int, tuple[int, float]] = {}  # drone -> (len(freed), time) found no one
+        # drone -> (len(freed), time) when C2 last found no one for it; the time is that of its
+        # last look at every available defender (a look at freed ones only keeps it).
+        self.checked: dict[int, tuple[int, float]] = {}
         self.shot_log: list[tuple[float, float, int, int, int, bool, float, float, float]] = []
         self.sortie_log: list[tuple[int, int, float, float]] = []
         wi = {name: i for i, name in enumerate(world.weapon_names)}
@@ -240,6 +253,12 @@ class Simulation:
                     starts[a0:a1],
                     ends[a0:a1],
                 )
+        # defender -> its last position in ``freed`` (-1: never freed)
+        self._last_freed: list[int] = [-1] * (nb + len(self.airbases))
+        self._by_battery: list[list[int]] = [[] for _ in range(nb)]
+        for d, wins in self.windows.items():
+            for b in wins:
+                self._by_battery[b].append(d)
         ak, astart, aend = tracks.allowed
         self.allowed: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         if ak.size:
@@ -343,7 +362,7 @@ class Simulation:
                 ready = env.now + doc.assessment_s
         finally:
             if unit.magazine - unit.committed <= 0:
-                self.freed.append(b)  # it was fully committed: now it can take another drone
+                self._free_up(b)  # it was fully committed: now it can take another drone
             unit.committed -= 1
             if req is not None:
                 unit.channels.release(req)
@@ -353,7 +372,7 @@ class Simulation:
         assert unit.reload_s is not None
         yield self.env.timeout(unit.reload_s)
         unit.magazine = unit.capacity
-        self.freed.append(unit.index)
+        self._free_up(unit.index)
         ev, unit.reloading = unit.reloading, None
         if ev is not None:
             ev.succeed()
@@ -488,7 +507,7 @@ class Simulation:
             if deadline <= env.now:
                 break
             ac.state = "idle"
-            self.freed.append(unit.index)
+            self._free_up(unit.index)
             ac.tasked = env.event()
             self._assign()
             if not ac.tasked.triggered:
@@ -506,7 +525,7 @@ class Simulation:
         yield env.timeout(unit.turnaround_s)
         ac.rounds = dict(unit.loadout)
         ac.state = "ready"
-        self.freed.append(unit.index)
+        self._free_up(unit.index)
         self._assign()
 
     def _intercept(
@@ -565,13 +584,13 @@ class Simulation:
             if t > self.env.now:
                 yield self.env.timeout(t - self.env.now)
             if self.alive(d):
-                self.pending[d] = None
+                self._wait(d)
                 self._wake_c2()
                 self._assign(only=d)
 
     def _c2_cycle(self) -> Generator[simpy.Event, Any, None]:
-        """Process: C2 looks again at waiting drones every ``C2_CYCLE_S`` (at multiples of it),
-        and sleeps while no drone waits (fighter reach changes with time)."""
+        """Process: C2 looks again at every waiting drone every ``C2_CYCLE_S`` (at multiples of
+        it), and sleeps while no drone waits (fighter reach changes with time)."""
         horizon = self.world.scenario.duration_s
         while True:
             if not self.pending:
@@ -583,7 +602,7 @@ class Simulation:
                 return
             yield self.env.timeout(nxt - self.env.now)
             if self.pending:
-                self._assign()
+                self._assign(tick=True)
 
     def _wake_c2(self) -> None:
         if self._c2_idle is not None and not self._c2_idle.triggered:
@@ -665,49 +684,99 @@ class Simulation:
         if len(eng) >= self.doctrine.max_defenders_per_target:
             self.pending.pop(d, None)
 
-    def _assign(self, only: int | None = None) -> None:
+    def _wait(self, d: int) -> None:
+        """Drone ``d`` waits for C2, to be looked at afresh."""
+        if d not in self.pending:
+            self.pending[d] = None
+            self._seq[d] = self._n_seq
+            self._n_seq += 1
+        self.checked.pop(d, None)
+        self._dirty.add(d)
+
+    def _free_up(self, defender: int) -> None:
+        """``defender`` became more available: the waiting drones it could serve are looked at
+        again on the next pass (an airbase can serve any drone, a battery only those it has a
+        window on)."""
+        self._last_freed[defender] = len(self.freed)
+        self.freed.append(defender)
+        if defender >= len(self.batteries):
+            self._dirty.update(self.pending)
+        else:
+            pending = self.pending
+            self._dirty.update(d for d in self._by_battery[defender] if d in pending)
+
+    def _assign(self, only: int | None = None, *, tick: bool = False) -> None:
         """Give waiting drones to the best defender the policy allows, while any can.
 
-        A drone for which no defender could be found is looked at again when a defender's
-        availability changes (reload, aircraft ready or on station, engagement over) or after
-        ``C2_CYCLE_S``, not at every event: the answer cannot change in between.
+        A drone for which no defender could be found is looked at again when a defender that
+        could serve it becomes more available (reload, aircraft ready or on station, engagement
+        over), and at every C2 cycle (``tick``) against the airbases with an aircraft to offer,
+        whose reach changes with time alone; not at every event: the answer cannot change in
+        between.
         """
         now = self.env.now
         on_call = {u.index for u in self.airbases if u.has_available()}
         nb = len(self.batteries)
         n_freed = len(self.freed)
-        for d in [only] if only is not None else list(self.pending):
-            if d not in self.pending:
+        last_freed = self._last_freed
+        airbase_ids = range(nb, nb + len(self.airbases))
+        pending = self.pending
+        if only is not None:
+            targets = [only]
+            self._dirty.discard(only)
+        elif tick and on_call:
+            # (a cycle without an airbase to offer brings nothing new: then only the drones
+            # in ``_dirty`` are visited)
+            targets = list(pending)
+            self._dirty.clear()
+        else:
+            # In queue order, as a pass over the whole queue would meet them.
+            targets = sorted((d for d in self._dirty if d in pending), key=self._seq.__getitem__)
+            self._dirty.clear()
+        for d in targets:
+            if d not in pending:
                 continue
             last = self.checked.get(d)
             only_def: set[int] | None = None
+            looked_t = now  # time of the last look at every available defender
+            due = False
             if last is not None:
-                if last[0] == n_freed and now - last[1] < C2_CYCLE_S:
+                due = tick and last[1] < now  # a cycle since its last full look
+                if last[0] == n_freed and not due:
                     continue  # nothing it could use has changed since C2 last found no one
-                only_def = set(self.freed[last[0] :])
-                if now - last[1] >= C2_CYCLE_S:
-                    # Time alone changes only what fighters can reach.
-                    only_def.update(on_call)
-                # Of those, only the ones that can reach this drone at all (a battery with a
-                # window on it, or an airbase) and are still free now.
-                wins = self.windows.get(d, {})
-                only_def = {x for x in only_def if (x >= nb or x in wins) and self._free(x)}
-                if not only_def:
-                    self.checked[d] = (n_freed, now)
-                    continue
+                looked_t = now if due else last[1]
             allowed = self.allowed.get(d)
             if not self.alive(d) or allowed is None or allowed[1][-1] < now:
                 # Destroyed, gone, or never again where a shot is allowed: nothing to assign.
-                self.pending.pop(d, None)
+                pending.pop(d, None)
                 continue
-            while d in self.pending:
+            if last is not None:
+                # Only the defenders that might take it now: freed since (or, at a cycle, the
+                # airbases with an aircraft to offer), able to reach it at all (a battery with a
+                # window on it, or an airbase), still free, and not yet tried by it (a drone
+                # that has tried every defender left the queue at its first look).
+                k = last[0]
+                tried = self.tried
+                only_def = {
+                    x
+                    for x in itertools.chain(self.windows.get(d, ()), airbase_ids)
+                    if (last_freed[x] >= k or (due and x in on_call))
+                    and (d, x) not in tried
+                    and self._free(x)
+                }
+                if not only_def:
+                    self.checked[d] = (n_freed, looked_t)
+                    continue
+            while d in pending:
                 cands = self._candidates(d, only_def)
+                if only_def is None:
+                    looked_t = now
                 only_def = None
                 if not cands:
                     if self._tried_everyone(d):
-                        self.pending.pop(d, None)  # every defender has had its turn
+                        pending.pop(d, None)  # every defender has had its turn
                     else:
-                        self.checked[d] = (len(self.freed), now)
+                        self.checked[d] = (len(self.freed), looked_t)
                     break
                 _key, defender, ac = min(cands, key=lambda c: c[0])
                 self._take(d, defender)
@@ -732,8 +801,7 @@ class Simulation:
         if eng is not None:
             eng.discard(defender)
         if self.alive(d):
-            self.pending[d] = None
-            self.checked.pop(d, None)
+            self._wait(d)
             self._wake_c2()
         # Also after a kill: the round or channel it freed may serve a waiting drone.
         if reassign and self.pending:

@@ -8,9 +8,10 @@ event loop, each from flat template arrays (tracks, windows and cover computed o
 
 - C2 keeps an ordered list of waiting drones and assigns each to the best defender of the
   doctrine's policy among those able to engage it (one defender per drone at a time); a drone
-  no defender could take is looked at again when a defender becomes more available (aircraft
-  ready or on station, a battery's engagement over or magazine refilled) or at the next C2
-  cycle (multiples of ``C2_CYCLE_S``), exactly as the discrete-event engine gates it. A plan
+  no defender could take is looked at again when a defender that could serve it becomes more
+  available (aircraft ready or on station, a battery's engagement over or magazine refilled)
+  and at every C2 cycle (multiples of ``C2_CYCLE_S``) against the airbases with an aircraft
+  to offer, exactly as the discrete-event engine gates it. A plan
   of a loitering fighter that failed in a way no later start from that spot can undo (drones
   slower than fighters; see ``_fighter_plan``) is not computed again until the fighter moves:
   the answer is known, so the results are the same.
@@ -918,30 +919,43 @@ def _run_chunk_core(
                         continue
                     t_i = tid[d]
                     use_mask = False
+                    due = False
                     if checked_k[d] >= 0:
-                        if checked_k[d] == n_freed and now - checked_t[d] < C2_CYCLE_S:
+                        # ``checked_t``: its last look at every available defender. A cycle
+                        # since: the airbases' reach has changed, look at them again
+                        due = is_tick and checked_t[d] < now
+                        if checked_k[d] == n_freed and not due:
                             continue
+                        if due:
+                            checked_t[d] = now
+                    if not (math.isnan(killed[d]) and now <= end[d]) or last_allowed[d] < now:
+                        # destroyed, gone, or never again where a shot is allowed
+                        _pending_remove(d, in_pending, plist, cnt)
+                        continue
+                    if checked_k[d] >= 0:
                         use_mask = True
                         anyone = False
                         for x in range(nd):
                             mflag = last_freed[x] >= checked_k[d]
-                            if x >= nb and now - checked_t[d] >= C2_CYCLE_S and oncall[x - nb]:
+                            if x >= nb and due and oncall[x - nb]:
                                 mflag = True
+                            # Only the ones that might take it: a defender it has not tried
+                            # (a drone that has tried every one left the list at its first
+                            # look), a battery with a window on it and a round to give, an
+                            # airbase with an aircraft whose plan for it may succeed.
+                            if mflag and tried[d, x]:
+                                mflag = False
                             if mflag:
                                 if x < nb:
                                     free = sc_bat_reload[x] or mag[x] > committed[x]
-                                    mflag = haswin[d, x] and free
-                                elif not _available(sc_ac_base, x - nb, ac_state):
-                                    mflag = False
+                                    mflag = haswin[d, x] and free and not barred[d, x]
+                                else:
+                                    mflag = _offers(sc_ac_base, x - nb, ac_state, lost, ac_epoch, d)
                             only_mask[x] = mflag
                             anyone = anyone or mflag
                         if not anyone:
                             checked_k[d] = n_freed
-                            checked_t[d] = now
                             continue
-                    if not (math.isnan(killed[d]) and now <= end[d]) or last_allowed[d] < now:
-                        _pending_remove(d, in_pending, plist, cnt)
-                        continue
                     while in_pending[d]:
                         # candidates: the best by the policy's key (k1, k2, defender)
                         best_def = -1
@@ -1038,7 +1052,6 @@ def _run_chunk_core(
                                         k1 == k1b and (k2 < k2b or (k2 == k2b and x < best_def))
                                     ):
                                         k1b, k2b, best_def, best_ac = k1, k2, x, a
-                        use_mask = False
                         if best_def < 0:
                             everyone = True
                             for b in range(nb):
@@ -1051,8 +1064,10 @@ def _run_chunk_core(
                                 _pending_remove(d, in_pending, plist, cnt)
                             else:
                                 checked_k[d] = cnt[1]
-                                checked_t[d] = now
+                                if not use_mask:  # it was a look at every defender
+                                    checked_t[d] = now
                             break
+                        use_mask = False
                         # ---- take: one defender per drone, so the drone leaves the list
                         tried[d, best_def] = True
                         _pending_remove(d, in_pending, plist, cnt)
@@ -1225,6 +1240,18 @@ def _pending_remove(d, in_pending, plist, cnt):
 def _available(ac_base, j, ac_state):
     for a in range(ac_base.size):
         if ac_base[a] == j and (ac_state[a] == _READY or ac_state[a] == _IDLE):
+            return True
+    return False
+
+
+@numba.njit(cache=True, inline="always")
+def _offers(ac_base, j, ac_state, lost, ac_epoch, d):
+    """Whether airbase ``j`` has an aircraft whose plan for drone ``d`` may succeed: one ready on
+    the ground, or one on station whose plan for it has not failed for good (``lost``)."""
+    for a in range(ac_base.size):
+        if ac_base[a] == j and (
+            ac_state[a] == _READY or (ac_state[a] == _IDLE and lost[d, a] != ac_epoch[a])
+        ):
             return True
     return False
 

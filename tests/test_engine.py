@@ -484,6 +484,60 @@ def test_late_fighter_meets_the_drone_inside_the_territory():
     assert _inside_poland(s["lat"], s["lon"]).all()
 
 
+def _waiting_fighter_night(busy: bool) -> Scenario:
+    """One slow drone (60 km/h) that a fighter with 0.5 h endurance can only meet at the border
+    if it scrambles late enough: C2 must keep looking at it until then. With ``busy``, a battery
+    180 km to the south, with one round and a 30 s reload, shoots all night at a stream of drones
+    flying too high for the fighter's missile: activity that cannot serve the slow drone."""
+    doc = sf.fighter_raid(count=1, endurance_h=0.5, speed_kmh=60.0, duration_h=4.0).model_dump()
+    doc["weapons"]["aam"]["max_altitude_m"] = 1_000.0
+    if busy:
+        doc["drone_types"]["high"] = {
+            **doc["drone_types"]["drone"],
+            "altitude_m": 3_000.0,
+            "speed_kmh": 150.0,
+        }
+        doc["waves"].append(
+            {
+                **doc["waves"][0],
+                "name": "busy",
+                "type": "high",
+                "count": 200,
+                "launch": {"lat": 50.6, "lon": 24.3},
+                "route": [{"lat": 50.6, "lon": 22.5}],
+                "launch_time_min": [0.0, 90.0],
+            }
+        )
+        doc["defenders"].append(
+            sf.battery("south", at=(50.6, 23.3), magazine=1, reload_min=0.5, channels=1)
+        )
+        doc["weapons"]["sam"] = sf.weapon(pk=1.0, max_range_km=10.0)
+    return Scenario.model_validate(doc)
+
+
+@pytest.mark.parametrize("engine", ["des", "vectorised"])
+def test_activity_elsewhere_does_not_delay_a_waiting_drones_fighter(engine):
+    """Regression: C2 looks at a waiting drone again at every 60 s cycle. A battery freed that
+    could not serve the drone used to restart the drone's clock, so a battery reloading every
+    30 s elsewhere kept the fighter on the ground: it met the drone an hour late, deep inside."""
+    quiet = run(_waiting_fighter_night(False), replications=1, seed=5, engine=engine)
+    busy = run(_waiting_fighter_night(True), replications=1, seed=5, engine=engine)
+    assert len(busy.shots.query("defender == 'south'")) > 100  # the activity is there
+    # The quiet night is the case the test is about: the first look fails (endurance), a later
+    # cycle succeeds, and the fighter meets the drone where it crosses the border.
+    d = quiet.drones.iloc[0]
+    first_up = float(quiet.sorties["wheels_up_s"].min())
+    assert first_up - 15 * 60 > d["detected_s"] + 60.0
+    shot = quiet.shots.sort_values("time_s").iloc[0]
+    assert 0 <= shot["impact_s"] - d["border_cross_s"] < 1.0
+    # Whatever the battery does, the fighter takes off and shoots at the same times.
+    pd.testing.assert_frame_equal(
+        quiet.sorties[["wheels_up_s", "landing_s"]], busy.sorties[["wheels_up_s", "landing_s"]]
+    )
+    fighter = busy.shots.query("defender == 'qra'").reset_index(drop=True)
+    np.testing.assert_array_equal(fighter["time_s"], quiet.shots["time_s"])
+
+
 def test_fighter_shoot_look_shoot_compounds_pk():
     """One fighter, one drone per replication, loadout 2, SLS: kill 1-(1-p)^2, shots 1+(1-p).
 

@@ -17,16 +17,20 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import scenario_factory as sf
 import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scenario_factory import REL, along, geodesic_m
 
+from sim.engine import Simulation
 from sim.errors import IncursionError
 from sim.geo import load_territory
 from sim.metrics import FATES
-from sim.runner import run
+from sim.runner import replication_rng, run
 from sim.scenario import Airbase, Battery, Scenario
+from sim.tracks import build_tracks
+from sim.world import build_world
 
 POLAND = load_territory("poland")
 POLAND_SLACK = POLAND.buffer(1e-4)  # impact points on the border, to about 10 m (see test_engine)
@@ -378,3 +382,77 @@ def test_same_seed_same_result(engine, scen):
         if getattr(a, name, None) is None:  # per_replication: present in newer versions
             continue
         pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_exact=True)
+
+
+class _WholeQueue(Simulation):
+    """C2 walking its whole queue of waiting drones at every pass, as the engine did before it
+    kept an index of the drones whose answer may have changed: the reference for that index."""
+
+    def _assign(self, only: int | None = None, *, tick: bool = False) -> None:
+        if only is None:
+            self._dirty.update(self.pending)
+        super()._assign(only, tick=tick)
+
+
+def _contended(scen: Scenario) -> Scenario:
+    """The scenario with batteries short of rounds: one channel and one to three rounds, no
+    reload, so that drones wait while every round is committed, and a round an engagement did
+    not use (its drone killed by another defender, or gone) goes to one of them."""
+    doc = scen.model_dump()
+    for d in doc["defenders"]:
+        if d["kind"] == "battery":
+            d.update(channels=1, magazine=min(max(d["magazine"], 1), 3), reload_min=None)
+    return Scenario.model_validate(doc)
+
+
+@SETTINGS
+@given(scen=scenarios())
+def test_c2_visiting_only_changed_drones_changes_nothing(scen):
+    """Between its cycles C2 looks only at the waiting drones a freed defender could serve;
+    looking at every waiting drone instead must give the same replication, shot for shot."""
+    world = build_world(_contended(scen))
+    for i in range(REPS):
+        runs = []
+        for cls in (Simulation, _WholeQueue):
+            rng = replication_rng(4, i)
+            runs.append(cls(world, build_tracks(world, rng), rng).run())
+        a, b = runs
+        for name in ("fate", "fate_s", "killed_by", "killed_weapon", "shots_at"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+        for table in ("shots", "sorties"):
+            for col, values in getattr(a, table).items():
+                np.testing.assert_array_equal(values, getattr(b, table)[col], err_msg=col)
+
+
+@pytest.mark.parametrize("fighters", [False, True])
+def test_c2_visiting_only_changed_drones_changes_nothing_under_contention(fighters):
+    """The same on a busier night than the random ones: 30 drones in ten minutes through two
+    overlapping batteries of three rounds and one channel each, so that most drones wait while
+    defenders are freed, with or without an airbase of two fighters (whose aircraft, on station
+    or ready again, are the defenders every waiting drone must be looked at for). A freed
+    battery's round going to a waiting drone has its own regression test in test_engine."""
+    doc = sf.straight_raid(
+        count=30, pk=1.0, magazine=3, channels=1, launch_time_min=(0.0, 10.0), route_spread_km=5.0
+    ).model_dump()
+    doc["defenders"].append(sf.battery("bat-2", at=(52.2, 22.3), magazine=3, channels=1))
+    if fighters:
+        jet = sf.fighter_raid(aircraft=2, endurance_h=1.0).model_dump()
+        doc["defenders"] += jet["defenders"]
+        doc["weapons"] |= jet["weapons"]
+        doc["platforms"] = jet["platforms"]
+    world = build_world(Scenario.model_validate(doc))
+    freed = 0
+    for i in range(4):
+        runs = []
+        for cls in (Simulation, _WholeQueue):
+            rng = replication_rng(8, i)
+            sim_ = cls(world, build_tracks(world, rng), rng)
+            runs.append(sim_.run())
+        freed += len(sim_.freed)
+        a, b = runs
+        for name in ("fate", "fate_s", "killed_by", "shots_at"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+        for table in ("shots", "sorties"):
+            for col, values in getattr(a, table).items():
+                np.testing.assert_array_equal(values, getattr(b, table)[col], err_msg=col)
+    assert freed > 0  # defenders were freed while drones waited: the case the index is for
