@@ -19,9 +19,12 @@ Workloads:
    engine, one worker: ``sim.run`` alone, then ``incursion run`` writing the whole run folder
    (tables, map, timeline, GeoJSON, report);
 2. the reference night (``scenarios/poland-2025-09-10.yaml``, 21 drones) with many replications
-   on one worker: a run keeps every replication's result until the summary, so peak RSS is fitted
-   against the number of replications (MiB per 1,000 replications, by least squares over three
-   sizes) and extrapolated (linearly, not measured) to ``MAX_REPLICATIONS``. The child also reads
+   on one worker: a run keeps the results of its first replications for the tables (up to
+   ``runner._MAX_TABLE_ROWS`` drone rows) and every replication's metric values, so peak RSS is
+   fitted against the number of replications (MiB per 1,000 replications, by least squares over
+   three sizes), the growth past the tables' replications is measured again with the tables
+   capped at 100 replications (two sizes), and the two slopes extrapolate (not measured) to
+   ``MAX_REPLICATIONS``. The child also reads
    its own high-water mark (``VmHWM``) when the last replication finishes, before the tables and
    summary are built, to split the peak between holding the results and assembling the tables;
 3. refusals: ``incursion validate`` of a 1.5 kB "billion laughs" file that expands past
@@ -72,11 +75,20 @@ def _hwm_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def child_run(scenario: str, replications: int) -> dict[str, Any]:
-    """``sim.run`` of a scenario file on one worker; phase times and high-water marks."""
+def child_run(scenario: str, replications: int, table_rows: int | None = None) -> dict[str, Any]:
+    """``sim.run`` of a scenario file on one worker; phase times and high-water marks.
+
+    ``table_rows``: keep the tables of fewer replications than the run would (the cap on drone
+    rows, ``sim.runner._MAX_TABLE_ROWS``), to measure what grows with replications once the
+    tables stop growing.
+    """
     t0 = time.perf_counter()
     import sim
 
+    if table_rows is not None:
+        import sim.runner
+
+        sim.runner._MAX_TABLE_ROWS = table_rows
     imported = _hwm_bytes()
     s = sim.load_scenario(scenario)
     t_load = time.perf_counter()
@@ -110,7 +122,7 @@ def child_run(scenario: str, replications: int) -> dict[str, Any]:
 def child_main(argv: list[str]) -> int:
     kind, *rest = argv
     if kind == "run":
-        out = child_run(rest[0], int(rest[1]))
+        out = child_run(rest[0], int(rest[1]), int(rest[2]) if len(rest) > 2 else None)
     elif kind == "inputs":
         out = child_inputs(Path(rest[0]), quick=rest[1] == "quick")
     else:
@@ -380,7 +392,22 @@ def main(argv: list[str] | None = None) -> int:
         slope_held, icpt_held = _fit(
             ns, [float(r["child"]["hwm_replications_done"]) for r in series]
         )
-        at_max = icpt + slope * limits["MAX_REPLICATIONS"]
+        # The tables keep the first ``rows // n_ref`` replications only: past them a run's memory
+        # grows by what every replication keeps (its metric values), measured with the tables
+        # capped at 100 replications.
+        keep = rows // n_ref if rows else limits["MAX_REPLICATIONS"]
+        capped: list[dict[str, Any]] = []
+        for n in (rep_sizes[0], rep_sizes[-1]):
+            log(f"2. reference night, {n:,} replications, tables of the first 100 only")
+            m = _child("run", str(REFERENCE), str(n), str(100 * n_ref))
+            capped.append(m)
+        slope_after, _ = _fit(
+            [float(m["child"]["replications"]) for m in capped],
+            [float(m["peak_rss_bytes"]) for m in capped],
+        )
+        slope_after = max(slope_after, 0.0)
+        n_max = limits["MAX_REPLICATIONS"]
+        at_max = icpt + slope * min(n_max, keep) + slope_after * max(0, n_max - keep)
         mem = res["machine"]["mem_total_bytes"]
         res["growth"] = {
             "replications": [int(n) for n in ns],
@@ -388,12 +415,18 @@ def main(argv: list[str] | None = None) -> int:
             "hwm_replications_done_bytes": [r["child"]["hwm_replications_done"] for r in series],
             "bytes_per_1000_replications": 1000 * slope,
             "bytes_per_1000_replications_held": 1000 * slope_held,
+            "replications_in_tables": keep,
+            "capped_replications": [int(m["child"]["replications"]) for m in capped],
+            "capped_peak_rss_bytes": [m["peak_rss_bytes"] for m in capped],
+            "bytes_per_1000_replications_after_tables": 1000 * slope_after,
             "intercept_bytes": icpt,
             "extrapolated_peak_at_max_replications_bytes": at_max,
             "extrapolated_held_at_max_replications_bytes": icpt_held
-            + slope_held * limits["MAX_REPLICATIONS"],
+            + slope_held * min(n_max, keep)
+            + slope_after * max(0, n_max - keep),
             "mem_total_bytes": mem,
-            "note": "linear extrapolation of the measured peaks, not a measurement"
+            "note": "extrapolation of the measured peaks, linear up to the replications the "
+            "tables keep and with the slope measured with capped tables after, not a measurement"
             + (
                 f"; the drone table stops growing at {rows:,} rows "
                 f"({rows // n_ref:,} replications of {n_ref} drones)"
@@ -472,6 +505,16 @@ def summary_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
     )
     rows.append(
         {
+            "figure": f"peak RSS growth per 1,000 replications past the "
+            f"{g['replications_in_tables']:,} the tables keep",
+            "value": f"{g['bytes_per_1000_replications_after_tables'] / MIB:.2f} MiB",
+            "baseline": f"{mib(base)} (import)",
+            "ratio": f"{g['bytes_per_1000_replications_after_tables'] / base:.4f}x",
+            "verdict": "",
+        }
+    )
+    rows.append(
+        {
             "figure": f"extrapolated peak RSS at {res['limits']['MAX_REPLICATIONS']:,} "
             "replications (not measured)",
             "value": f"{at_max / 2**30:,.1f} GiB",
@@ -525,8 +568,14 @@ def report(res: dict[str, Any]) -> None:
         f"{g['bytes_per_1000_replications_held'] / MIB:.1f} MiB per 1,000 held when the last "
         f"replication ends"
     )
+    capped = ", ".join(f"{n:,}" for n in g["capped_replications"])
     print(
-        f"extrapolated (linear, not measured) to {res['limits']['MAX_REPLICATIONS']:,} "
+        f"past the {g['replications_in_tables']:,} replications the tables keep (measured with "
+        f"tables capped at 100 replications, {capped} replications): "
+        f"{g['bytes_per_1000_replications_after_tables'] / MIB:.2f} MiB per 1,000"
+    )
+    print(
+        f"extrapolated (not measured) to {res['limits']['MAX_REPLICATIONS']:,} "
         f"replications: peak {g['extrapolated_peak_at_max_replications_bytes'] / 2**30:.1f} GiB "
         f"(results held {g['extrapolated_held_at_max_replications_bytes'] / 2**30:.1f} GiB); "
         f"machine RAM {g['mem_total_bytes'] / 2**30:.1f} GiB"
