@@ -394,23 +394,27 @@ class _WholeQueue(Simulation):
         super()._assign(only, tick=tick)
 
 
-def _contended(scen: Scenario) -> Scenario:
+def _contended(scen: Scenario, defenders_per_target: int = 1) -> Scenario:
     """The scenario with batteries short of rounds: one channel and one to three rounds, no
     reload, so that drones wait while every round is committed, and a round an engagement did
-    not use (its drone killed by another defender, or gone) goes to one of them."""
+    not use (its drone killed by another defender, or gone) goes to one of them; with
+    ``defenders_per_target`` 2, a drone engaged by one defender also waits for a second."""
     doc = scen.model_dump()
     for d in doc["defenders"]:
         if d["kind"] == "battery":
             d.update(channels=1, magazine=min(max(d["magazine"], 1), 3), reload_min=None)
+            # a slow missile holds the channel long: committed drones may leave unserved
+            doc["weapons"][d["weapon"]]["speed_mps"] = 100.0
+    doc["doctrine"]["max_defenders_per_target"] = defenders_per_target
     return Scenario.model_validate(doc)
 
 
 @SETTINGS
-@given(scen=scenarios())
-def test_c2_visiting_only_changed_drones_changes_nothing(scen):
+@given(scen=scenarios(), defenders_per_target=st.sampled_from([1, 2]))
+def test_c2_visiting_only_changed_drones_changes_nothing(scen, defenders_per_target):
     """Between its cycles C2 looks only at the waiting drones a freed defender could serve;
     looking at every waiting drone instead must give the same replication, shot for shot."""
-    world = build_world(_contended(scen))
+    world = build_world(_contended(scen, defenders_per_target))
     for i in range(REPS):
         runs = []
         for cls in (Simulation, _WholeQueue):
