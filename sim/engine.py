@@ -185,10 +185,10 @@ class Simulation:
         self.engaged: dict[int, set[int]] = {}
         self.tried: set[tuple[int, int]] = set()
         self.pending: dict[int, None] = {}  # insertion-ordered set
-        # Defenders in the order they became more available (reload, aircraft ready or on
+        # How many times a defender became more available (reload, aircraft ready or on
         # station, a fully committed battery freed): a drone for which C2 found no one only
-        # needs those looked at again.
-        self.freed: list[int] = []
+        # needs the defenders freed since looked at again (see ``_last_freed``).
+        self.n_freed = 0
         # Waiting drones C2 must look at on its next pass between cycles: the ones not yet looked
         # at, and the ones a defender freed since their last look could serve. The others cannot
         # have changed, so a pass need not walk the whole queue (which made time grow with the
@@ -198,7 +198,7 @@ class Simulation:
         self._n_seq = 0
         self._breakpoints: dict[int, tuple[list[float], list[float], list[float]]] = {}
         self._c2_idle: simpy.Event | None = None
-        # drone -> (len(freed), time) when C2 last found no one for it; the time is that of its
+        # drone -> (n_freed, time) when C2 last found no one for it; the time is that of its
         # last look at every available defender (a look at freed ones only keeps it).
         self.checked: dict[int, tuple[int, float]] = {}
         self.shot_log: list[tuple[float, float, int, int, int, bool, float, float, float]] = []
@@ -253,7 +253,7 @@ class Simulation:
                     starts[a0:a1],
                     ends[a0:a1],
                 )
-        # defender -> its last position in ``freed`` (-1: never freed)
+        # defender -> the value of ``n_freed`` when it was last freed (-1: never)
         self._last_freed: list[int] = [-1] * (nb + len(self.airbases))
         self._by_battery: list[list[int]] = [[] for _ in range(nb)]
         for d, wins in self.windows.items():
@@ -697,8 +697,8 @@ class Simulation:
         """``defender`` became more available: the waiting drones it could serve are looked at
         again on the next pass (an airbase can serve any drone, a battery only those it has a
         window on)."""
-        self._last_freed[defender] = len(self.freed)
-        self.freed.append(defender)
+        self._last_freed[defender] = self.n_freed
+        self.n_freed += 1
         if defender >= len(self.batteries):
             self._dirty.update(self.pending)
         else:
@@ -717,7 +717,7 @@ class Simulation:
         now = self.env.now
         on_call = {u.index for u in self.airbases if u.has_available()}
         nb = len(self.batteries)
-        n_freed = len(self.freed)
+        n_freed = self.n_freed
         last_freed = self._last_freed
         airbase_ids = range(nb, nb + len(self.airbases))
         pending = self.pending
@@ -776,7 +776,7 @@ class Simulation:
                     if self._tried_everyone(d):
                         pending.pop(d, None)  # every defender has had its turn
                     else:
-                        self.checked[d] = (len(self.freed), looked_t)
+                        self.checked[d] = (self.n_freed, looked_t)
                     break
                 _key, defender, ac = min(cands, key=lambda c: c[0])
                 self._take(d, defender)

@@ -92,10 +92,16 @@ def _mix(z: np.uint64) -> np.uint64:
 
 
 @numba.njit(cache=True, inline="always")
+def _unit(z: np.uint64) -> float:
+    """A double in [0, 1) from the SplitMix64 state ``z``."""
+    return float(_mix(z) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@numba.njit(cache=True, inline="always")
 def _uniform(state: np.ndarray) -> float:
     """A double in [0, 1) from the SplitMix64 stream in ``state[0]``."""
     state[0] += _GOLDEN
-    return float(_mix(state[0]) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+    return _unit(state[0])
 
 
 @intrinsic
@@ -131,7 +137,7 @@ def _templates_of(stream_key, rep, n, k, out):
     z = _stream_start(stream_key, rep)
     for i in range(n):
         z += _GOLDEN
-        out[i] = i * k + int(float(_mix(z) >> np.uint64(11)) * (1.0 / 9007199254740992.0) * k)
+        out[i] = i * k + int(_unit(z) * k)
 
 
 @numba.njit(cache=True, inline="always")
@@ -1125,18 +1131,15 @@ def _run_chunk_core(
                         if any_on:
                             limit = min(limit, end[d], last_allowed[d])
                             for j in range(na):
-                                if oncall[j] and not tried[d, nb + j]:
-                                    # it may still get this airbase, unless its only offers are
-                                    # loitering fighters whose plans for it failed for good
-                                    for a in range(n_ac):
-                                        if sc_ac_base[a] == j and (
-                                            ac_state[a] == _READY
-                                            or (ac_state[a] == _IDLE and lost[d, a] != ac_epoch[a])
-                                        ):
-                                            quiet = False
-                                            break
-                                    if not quiet:
-                                        break
+                                # it may still get this airbase, unless its only offers are
+                                # loitering fighters whose plans for it failed for good
+                                if (
+                                    oncall[j]
+                                    and not tried[d, nb + j]
+                                    and _offers(sc_ac_base, j, ac_state, lost, ac_epoch, d)
+                                ):
+                                    quiet = False
+                                    break
                             if not quiet:
                                 break
                     if quiet:

@@ -452,7 +452,7 @@ def test_c2_visiting_only_changed_drones_changes_nothing_under_contention(fighte
             rng = replication_rng(8, i)
             sim_ = cls(world, build_tracks(world, rng), rng)
             runs.append(sim_.run())
-        freed += len(sim_.freed)
+        freed += sim_.n_freed
         a, b = runs
         for name in ("fate", "fate_s", "killed_by", "shots_at"):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
