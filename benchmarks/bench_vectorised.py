@@ -10,7 +10,9 @@ a point-defence Patriot, jamming, four radars and an AEW aircraft) on one core. 
   95 % half-width of the cost-exchange ratio each engine reaches, and the *effective* speed-up:
   wall time for the same interval width (assuming width ~ 1/sqrt(time));
 - the same for the vectorised engine with independent templates (``rqmc=False``) instead of
-  shifted Sobol' sets, to show what the sets gain.
+  shifted Sobol' sets, to show what the sets gain;
+- for both, the variance of a cluster's mean CER against that of as many independent
+  replications (32 clusters: a rough figure, about +-25 %).
 
     python benchmarks/bench_vectorised.py [--quick]
 
@@ -41,6 +43,16 @@ def timed(fn, repeats: int) -> tuple[float, object]:
         out = fn()
         times.append(time.perf_counter() - t)
     return float(np.median(times)), out
+
+
+def variance_ratio(result) -> float:
+    """Variance of a cluster's mean CER over that of as many independent replications (from
+    the replications' spread within clusters): below 1, a cluster's replications together are
+    worth more than independent ones."""
+    per = result.per_replication
+    g = per.groupby("cluster")["cost_exchange_ratio"]
+    size = per.groupby("cluster").size().mean()
+    return float(g.mean().var(ddof=1) * size / g.var(ddof=1).mean())
 
 
 def half_width(result) -> float:
@@ -83,6 +95,8 @@ def main() -> None:
         "speedup_effective": t1_des / t1_vec,
         "vectorised_independent_templates_seconds_for_1pct_half_width": t1_iid,
         "sobol_gain_effective": t1_iid / t1_vec,
+        "vectorised_cluster_variance_ratio": variance_ratio(vec),
+        "vectorised_independent_templates_cluster_variance_ratio": variance_ratio(iid),
     }
     info = machine()
     width = max(map(len, rows))

@@ -233,6 +233,18 @@ def vectorised_rows(r: dict[str, Any]) -> list[Row]:
             if "sobol_gain_effective" in f
             else []
         ),
+        *(
+            [
+                _row(
+                    "variance of a cluster's mean CER / that of independent replications",
+                    f"{f['vectorised_cluster_variance_ratio']:.2f} Sobol' sets",
+                    f"{f['vectorised_independent_templates_cluster_variance_ratio']:.2f} "
+                    "independent templates",
+                )
+            ]
+            if "vectorised_cluster_variance_ratio" in f
+            else []
+        ),
     ]
 
 

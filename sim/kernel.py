@@ -34,7 +34,9 @@ once per chunk: at a few hundred events per replication, counting references on 
 passed cost more than the model itself.
 
 Random numbers come from a SplitMix64 stream per replication, keyed by the run and the
-replication's index, so a replication's result does not depend on the chunk it ran in.
+replication's index, and the templates a replication flies from its index in its cluster
+(:func:`_templates_of`), so a replication's result does not depend on how the cluster's
+replications are split into calls.
 """
 
 from __future__ import annotations
@@ -131,13 +133,44 @@ def _stream_start(stream_key: np.uint64, rep: int) -> np.uint64:
 
 
 @numba.njit(cache=True, inline="always")
-def _templates_of(stream_key, rep, n, k, out):
-    """The templates replication ``rep`` will fly: its stream's first ``n`` draws, as the
-    replication itself takes them."""
-    z = _stream_start(stream_key, rep)
+def _deal_mask(k):
+    """The bit mask of the smallest power of two >= ``k`` (the domain :func:`_templates_of`
+    permutes), and the shift of its xorshift steps."""
+    bits = 1
+    while (1 << bits) < k:
+        bits += 1
+    return np.uint64((1 << bits) - 1), np.uint64((bits + 1) // 2)
+
+
+@numba.njit(cache=True, inline="always")
+def _templates_of(stream_key, cluster_first, rep, n, k, out):
+    """The templates replication ``rep`` of the cluster starting at ``cluster_first`` flies.
+
+    Templates are dealt, not drawn: the cluster's replications go in blocks of ``k``, and in
+    each block every drone flies each of its ``k`` templates once, in a pseudo-random order of
+    its own (a keyed bijection of ``[0, 2**bits)``, walked until it lands below ``k``). Any
+    template is an exact draw of the model (each point of a shifted Sobol' set is uniform, and
+    the drones' sets are independent), so each replication is exactly distributed whatever the
+    order; dealing them evenly removes the noise of random template counts from the cluster's
+    mean.
+    """
+    mask, sh = _deal_mask(k)
+    rho = rep - cluster_first
+    q = rho // k
+    s = rho - q * k
+    ck = _mix(stream_key ^ _mix(np.uint64(cluster_first) * _GOLDEN + np.uint64(2)))
     for i in range(n):
-        z += _GOLDEN
-        out[i] = i * k + int(_unit(z) * k)
+        key = _mix(ck ^ _mix(np.uint64(q * n + i) * _GOLDEN + np.uint64(3)))
+        ka, kb, kc, kd = key, key >> np.uint64(16), key >> np.uint64(32), key >> np.uint64(48)
+        x = np.uint64(s)
+        while True:
+            x = ((x + ka) * (kb | np.uint64(1))) & mask
+            x ^= x >> sh
+            x = ((x + kc) * (kd | np.uint64(1))) & mask
+            x ^= x >> sh
+            if x < np.uint64(k):
+                break
+        out[i] = i * k + np.int64(x)
 
 
 @numba.njit(cache=True, inline="always")
@@ -366,12 +399,14 @@ def _fighter_plan(bp_off, bt, bx, by, al_off, al_a, al_b, lo_w, wpn_cost, wpn_mi
 
 # ------------------------------------------------------------------------------ the kernel
 @numba.njit(cache=True)
-def run_chunk(tp, sc, stream_key, first_rep, reps, out_fate, out_fate_s, out_border,
-              out_detect, out_launch, out_tid, out_kill_def, out_shots_at, shots, n_shots,
-              sorties, n_sorties):  # fmt: skip
-    """Run replications ``first_rep .. first_rep + reps - 1`` (global indices, for the streams).
+def run_chunk(tp, sc, stream_key, cluster_first, first_rep, reps, out_fate, out_fate_s,
+              out_border, out_detect, out_launch, out_tid, out_kill_def, out_shots_at, shots,
+              n_shots, sorties, n_sorties):  # fmt: skip
+    """Run replications ``first_rep .. first_rep + reps - 1`` (global indices, for the streams)
+    of the cluster whose first replication is ``cluster_first``.
 
-    Drone ``i`` flies one of its own ``tp.k`` templates, ``i * tp.k .. (i + 1) * tp.k - 1``.
+    Drone ``i`` flies one of its own ``tp.k`` templates, ``i * tp.k .. (i + 1) * tp.k - 1``,
+    as :func:`_templates_of` deals them.
     Per-drone outputs are (reps, N); ``shots`` is (S, 8) float rows ``rep, drone, defender,
     weapon, hit, fire, impact, cost``; ``sorties`` is (Q, 6) rows ``rep, defender, aircraft,
     wheels_up, landing, cost``; ``n_shots[0]`` / ``n_sorties[0]`` count the rows written.
@@ -438,9 +473,10 @@ def run_chunk(tp, sc, stream_key, first_rep, reps, out_fate, out_fate_s, out_bor
     only_mask = np.zeros(max(nb + na, 1), np.bool_)
     cnt = np.zeros(3, np.int64)  # waiting drones, defenders freed so far, C2 cycle ended
     return _run_chunk_core(
-        tp, sc, stream_key, first_rep, reps, out_fate, out_fate_s, out_border, out_detect,
-        out_launch, out_tid, out_kill_def, out_shots_at, shots, n_shots, sorties, n_sorties, state,
-        tid, tid_next, tid_after, shift, end, alt, detect, killed, kill_def, shots_at, in_pending,
+        tp, sc, stream_key, cluster_first, first_rep, reps, out_fate, out_fate_s, out_border,
+        out_detect, out_launch, out_tid, out_kill_def, out_shots_at, shots, n_shots, sorties,
+        n_sorties, state, tid, tid_next, tid_after, shift, end, alt, detect, killed, kill_def,
+        shots_at, in_pending,
         plist, snapshot, tried, checked_k, checked_t, eng_wake, eng_bat, eng_state, eng_ready,
         eng_shots, eng_nfire, eng_fire_t, eng_chan, barred, haswin, lost, ac_epoch, last_allowed,
         order, last_freed, committed, mag, ch_used, reload_at, chq, chq_h, chq_t, ac_state, ac_x,
@@ -450,9 +486,10 @@ def run_chunk(tp, sc, stream_key, first_rep, reps, out_fate, out_fate_s, out_bor
 
 @numba.njit(cache=True, _nrt=False)
 def _run_chunk_core(
-    tp, sc, stream_key, first_rep, reps, out_fate, out_fate_s, out_border, out_detect, out_launch,
-    out_tid, out_kill_def, out_shots_at, shots, n_shots, sorties, n_sorties, state, tid, tid_next,
-    tid_after, shift, end, alt, detect, killed, kill_def, shots_at, in_pending, plist, snapshot,
+    tp, sc, stream_key, cluster_first, first_rep, reps, out_fate, out_fate_s, out_border,
+    out_detect, out_launch, out_tid, out_kill_def, out_shots_at, shots, n_shots, sorties,
+    n_sorties, state, tid, tid_next, tid_after, shift, end, alt, detect, killed, kill_def,
+    shots_at, in_pending, plist, snapshot,
     tried, checked_k, checked_t, eng_wake, eng_bat, eng_state, eng_ready, eng_shots, eng_nfire,
     eng_fire_t, eng_chan, barred, haswin, lost, ac_epoch, last_allowed, order, last_freed,
     committed, mag, ch_used, reload_at, chq, chq_h, chq_t, ac_state, ac_x, ac_y, ac_up, ac_t, ac_ev,
@@ -541,13 +578,13 @@ def _run_chunk_core(
 
     for rr in range(reps):
         rep = first_rep + rr
-        # Each drone flies one of its own templates, the first draws of the replication's stream
-        # (_templates_of), made two replications ahead: the pool is larger than the cache, and
-        # a template's data sit in some twenty arrays, so the next replication's tracks and
-        # intervals start loading while this one runs.
+        # Each drone flies one of its own templates as _templates_of deals them, known two
+        # replications ahead: the pool is larger than the cache, and a template's data sit in
+        # some twenty arrays, so the next replication's tracks and intervals start loading
+        # while this one runs.
         if rr == 0:
-            _templates_of(stream_key, rep, n, tp_k, tid)
-            _templates_of(stream_key, rep + 1, n, tp_k, tid_next)
+            _templates_of(stream_key, cluster_first, rep, n, tp_k, tid)
+            _templates_of(stream_key, cluster_first, rep + 1, n, tp_k, tid_next)
         else:
             for i in range(n):
                 tid[i] = tid_next[i]
@@ -555,8 +592,8 @@ def _run_chunk_core(
         if rr + 1 < reps:
             _prefetch_templates(tp, tid_next, n, nb)
         if rr + 2 < reps:
-            _templates_of(stream_key, rep + 2, n, tp_k, tid_after)
-        state[0] = _stream_start(stream_key, rep) + np.uint64(n) * _GOLDEN  # past those draws
+            _templates_of(stream_key, cluster_first, rep + 2, n, tp_k, tid_after)
+        state[0] = _stream_start(stream_key, rep)
         # ---------------------------------------------------------- tracks of this replication
         for i in range(n):
             w = sc_wave_of[i]
@@ -643,6 +680,7 @@ def _run_chunk_core(
         checked_t[:] = 0.0
         eng_wake[:] = math.inf
         eng_bat[:] = -1
+        n_eng = 0  # battery engagements under way
         eng_state[:] = _E_NONE
         eng_chan[:] = False
         last_freed[:] = -1
@@ -694,10 +732,11 @@ def _run_chunk_core(
             t_det = detect[det_order[p_det]] if p_det < nd_det else math.inf
             i_eng = -1
             t_eng = math.inf
-            for i in range(n):
-                if eng_wake[i] < t_eng:
-                    t_eng = eng_wake[i]
-                    i_eng = i
+            if n_eng > 0:  # else every eng_wake is inf: most events of a night meet none
+                for i in range(n):
+                    if eng_wake[i] < t_eng:
+                        t_eng = eng_wake[i]
+                        i_eng = i
             b_rel = -1
             t_rel = math.inf
             for b in range(nb):
@@ -816,6 +855,7 @@ def _run_chunk_core(
                             eng_wake[d2] = now
                     eng_state[d] = _E_NONE
                     eng_bat[d] = -1
+                    n_eng -= 1
                     if math.isnan(killed[d]) and now <= end[d]:
                         tick_t, c2_idle, tick_new = _wait_for_c2(
                             d, now, horizon, na, in_pending, plist, checked_k, cnt, c2_idle, tick_t,
@@ -1083,6 +1123,7 @@ def _run_chunk_core(
                             # each other's claim on the magazine; the engagement starts next.
                             committed[b] += 1
                             eng_bat[d] = b
+                            n_eng += 1
                             eng_state[d] = _E_STEP
                             eng_wake[d] = now
                             eng_ready[d] = now + sc_bat_reaction[b]

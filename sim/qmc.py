@@ -11,8 +11,9 @@ point's binary digits with one uniform random shift per coordinate:
 - the set keeps the Sobol' net's stratification (each of its first ``2**m`` points falls in its
   own elementary box), so the average of a function over the set varies less from draw to draw
   than the average over as many independent points. For the reference night, the variance of a
-  cluster's mean cost-exchange ratio falls about sixfold: 1.12 times that of as many independent
-  replications, against 7.3 times with independent templates (``benchmarks/README.md``).
+  cluster's mean cost-exchange ratio falls about ninefold: 0.69 times that of as many independent
+  replications, against 6.4 times with independent templates (templates dealt evenly to the
+  replications in both cases, ``benchmarks/README.md``).
 
 Beyond Sobol's direction-number table (:data:`MAX_DIM` coordinates) or :data:`MAX_VALUES` values,
 the sets are plain independent uniforms (still exact, only without the gain).

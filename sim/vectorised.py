@@ -8,8 +8,11 @@ loop (:mod:`sim.kernel`), since command and control is sequential within a repli
 
 1. **Clusters.** Replications run in chunks; each chunk (a *cluster*) draws a fresh pool of ``k``
    track templates per drone, their random inputs from one shifted Sobol' set per drone
-   (:mod:`sim.pools`, :mod:`sim.qmc`). In a replication a drone takes one of its own templates,
-   uniformly, and its own uniform launch time.
+   (:mod:`sim.pools`, :mod:`sim.qmc`). In a replication a drone flies one of its own templates
+   and its own uniform launch time. Templates are dealt, not drawn: in each block of ``k``
+   replications of a cluster, every drone flies each of its templates once, in an order of its
+   own (:func:`sim.kernel._templates_of`). Every template is an exact draw, so each replication
+   still is; the cluster's mean loses the noise of random template counts.
 2. **Replications** in the kernel: detection (one geometric draw per cover window, scans at
    multiples of ``scan_s`` in absolute time, sensors' hours), C2 by the doctrine's policy, battery
    engagements and fighter sorties, fates, shots and sorties.
@@ -202,8 +205,11 @@ def _kernel_key(seed: int) -> np.uint64:
 
 
 def _run_kernel(
-    tp: Tpl, sc: Scene, key: np.uint64, first_rep: int, reps: int
+    tp: Tpl, sc: Scene, key: np.uint64, first_rep: int, reps: int, cluster_first: int | None = None
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Replications ``first_rep ..`` of the cluster starting at ``cluster_first`` (default:
+    ``first_rep``) in the kernel: per-drone outputs, shot rows and sortie rows."""
+    cluster_first = first_rep if cluster_first is None else cluster_first
     n = sc.wave_of.size
     out = {
         "fate": np.empty((reps, n), np.int8),
@@ -222,7 +228,7 @@ def _run_kernel(
         n_shots = np.zeros(1, np.int64)
         n_sorties = np.zeros(1, np.int64)
         ok = kernel.run_chunk(
-            tp, sc, key, first_rep, reps, out["fate"], out["fate_s"], out["border"],
+            tp, sc, key, cluster_first, first_rep, reps, out["fate"], out["fate_s"], out["border"],
             out["detect"], out["launch"], out["tid"], out["kill_def"], out["shots_at"], shots,
             n_shots, sorties, n_sorties,
         )  # fmt: skip

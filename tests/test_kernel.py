@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sim
 from sim import kernel, vectorised
@@ -22,14 +24,14 @@ def reference_pool():
 
 
 def test_templates_read_ahead_are_the_ones_flown(reference_pool) -> None:
-    # The kernel prefetches the next replications' templates from their own streams; if the
-    # prediction drifted from the draw, results would not change, only speed: so check it here.
+    # The kernel prefetches the next replications' templates; if the prediction drifted from
+    # the templates flown, results would not change, only speed: so check it here.
     world, sc, tp = reference_pool
     key = vectorised._kernel_key(11)
-    out, _, _ = vectorised._run_kernel(tp, sc, key, 40, 25)
+    out, _, _ = vectorised._run_kernel(tp, sc, key, 40, 25, cluster_first=32)
     got = np.empty(world.n_drones, np.int64)
     for r in range(25):
-        kernel._templates_of(key, 40 + r, world.n_drones, tp.k, got)
+        kernel._templates_of(key, 32, 40 + r, world.n_drones, tp.k, got)
         np.testing.assert_array_equal(got, out["tid"][r])
 
 
@@ -37,7 +39,7 @@ def test_a_replication_does_not_depend_on_its_chunk(reference_pool) -> None:
     _, sc, tp = reference_pool
     key = vectorised._kernel_key(3)
     whole, shots_w, _ = vectorised._run_kernel(tp, sc, key, 0, 12)
-    part, shots_p, _ = vectorised._run_kernel(tp, sc, key, 7, 5)
+    part, shots_p, _ = vectorised._run_kernel(tp, sc, key, 7, 5, cluster_first=0)
     for name in whole:
         np.testing.assert_array_equal(part[name], whole[name][7:], err_msg=name)
     later = shots_w[shots_w[:, 0] >= 7].copy()
@@ -84,3 +86,24 @@ def _plan(tp, sc, tid, shift, end, j, rounds, t0, x0, y0, wheels_up):
         sc.base_endurance, sc.base_cost_s, sc.max_shots, sc.assess, int(tid), shift, end,
         float(tp.alt[tid]), j, rounds, float(t0), float(x0), float(y0), float(wheels_up),
     )  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    k=st.integers(1, 700),
+    n=st.integers(1, 4),
+    cluster_first=st.integers(0, 10**6),
+    block=st.integers(0, 5),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_templates_are_dealt_evenly(k, n, cluster_first, block, seed) -> None:
+    # In each block of k replications of a cluster, every drone flies each of its own k
+    # templates once; the order differs between drones (else they would always fly together).
+    key = vectorised._kernel_key(seed)
+    got = np.empty((k, n), np.int64)
+    for s in range(k):
+        kernel._templates_of(key, cluster_first, cluster_first + block * k + s, n, k, got[s])
+    for i in range(n):
+        np.testing.assert_array_equal(np.sort(got[:, i]), i * k + np.arange(k))
+    if n > 1 and k >= 64:
+        assert not np.array_equal(got[:, 0], got[:, 1] - k)

@@ -411,7 +411,7 @@ def test_until_ci_adds_clusters_until_the_interval_is_narrow() -> None:
 def test_sobol_pools_make_clusters_vary_less() -> None:
     # The pools' shifted Sobol' sets (sim.qmc) against independent pools, same model: the
     # variance of a cluster's mean cost-exchange ratio over 32 clusters of 4,096 replications.
-    # Measured ratio about 6.5 on the reference night; if there were no gain, the ratio would
+    # Measured ratio about 9 on the reference night; if there were no gain, the ratio would
     # exceed F(0.99; 31, 31) = 2.35 with probability 1 %.
     from scipy import stats
 
