@@ -199,6 +199,13 @@ def sweep_rows(r: dict[str, Any]) -> list[Row]:
 def vectorised_rows(r: dict[str, Any]) -> list[Row]:
     f = r["figures"]
     des = f["des_replications_per_s"]
+    million = f.get("vectorised_seconds_per_million_measured")
+    million_text = (
+        f"1e6 in {_s(million)} measured"
+        if million is not None
+        else f"1e6 in {_s(f['vectorised_seconds_per_million'])}"
+    )
+    million = f["vectorised_seconds_per_million"] if million is None else million
     return [
         _row(
             "SimPy engine replications/s (reference night)",
@@ -207,13 +214,12 @@ def vectorised_rows(r: dict[str, Any]) -> list[Row]:
         ),
         _row(
             "vectorised engine replications/s (reference night)",
-            f"{f['vectorised_replications_per_s']:,.0f}/s "
-            f"(1e6 in {_s(f['vectorised_seconds_per_million'])})",
+            f"{f['vectorised_replications_per_s']:,.0f}/s ({million_text})",
             f"{des:,.0f}/s SimPy",
             f"{f['speedup_replications']:.1f}x",
             _verdict(f["speedup_replications"] >= 300, ">= 300x")
             + "; "
-            + _verdict(f["vectorised_seconds_per_million"] < 10, "1e6 < 10 s"),
+            + _verdict(million < 10, "1e6 < 10 s"),
         ),
         _row(
             "time to a 1 % CER interval half-width",

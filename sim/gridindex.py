@@ -19,12 +19,13 @@ can miss both). Likewise for a track point shared by two consecutive segments.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 
-__all__ = ["EdgeGrid", "crossings"]
+__all__ = ["CellSides", "EdgeGrid", "crossings"]
 
 
 @dataclass(frozen=True)
@@ -190,3 +191,107 @@ def _pair(edges, e, i, ax, ay, bx, by, rxc, ryc, rr, out_seg, out_frac, k):  # f
             out_frac[k] = t
             k += 1
     return k
+
+
+@dataclass(frozen=True)
+class CellSides:
+    """Which side of a polygon's boundary each cell of a grid lies on, for fast point tests.
+
+    A cell whose block of 3 x 3 cells no boundary edge touches contains no boundary point (an
+    edge marks every cell its bounding box touches, and the one-cell margin covers rounding), so
+    the whole cell lies inside or outside the polygon, as its centre does. Points in such cells
+    are answered from the table; the others (near the boundary, or not finite) get the exact
+    test. The answer is the exact test's for any point, strict (``contains``) or not
+    (``intersects``): the two differ only on the boundary. The cells are finer than the
+    crossing search's (:class:`EdgeGrid`): tracks crowd near a border they cross.
+    """
+
+    x0: float
+    y0: float
+    h: float
+    nx: int
+    ny: int
+    #: per cell ``cy * nx + cx``: 1 inside, 0 outside, -1 near the boundary
+    side: np.ndarray
+
+    @classmethod
+    def build(
+        cls,
+        edges: np.ndarray,
+        test: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        cells_per_edge: float = 16.0,
+    ) -> CellSides:
+        """The table for the polygon with boundary ``edges`` (E, 4) and exact vectorised point
+        test ``test``; about ``cells_per_edge`` cells per edge over the edges' bounding box."""
+        edges = np.ascontiguousarray(edges, dtype=np.float64)
+        xs = np.r_[edges[:, 0], edges[:, 2]]
+        ys = np.r_[edges[:, 1], edges[:, 3]]
+        x0, x1, y0, y1 = float(xs.min()), float(xs.max()), float(ys.min()), float(ys.max())
+        span = max(x1 - x0, y1 - y0, 1.0)
+        area = max((x1 - x0) * (y1 - y0), 1.0)
+        h = max(math.sqrt(area / (cells_per_edge * max(len(edges), 1))), span / 4096)
+        nx = int((x1 - x0) // h) + 1
+        ny = int((y1 - y0) // h) + 1
+        touched = np.zeros((ny + 2, nx + 2), np.bool_)  # with a ring of cells all round
+        _mark(edges, x0, y0, h, nx, ny, touched)
+        near = np.zeros((ny, nx), bool)
+        for dy in range(3):
+            for dx in range(3):
+                near |= touched[dy : dy + ny, dx : dx + nx]
+        near = near.ravel()
+        cy, cx = np.divmod(np.arange(nx * ny), nx)
+        x = x0 + (cx + 0.5) * h
+        y = y0 + (cy + 0.5) * h
+        side = np.full(nx * ny, -1, np.int8)
+        # a centre that the lookup would put in another cell (rounding) is left to the exact test
+        own = ~near
+        own[own] = np.floor((y[own] - y0) / h) * nx + np.floor((x[own] - x0) / h) == np.flatnonzero(
+            own
+        )
+        side[own] = np.asarray(test(x[own], y[own]), bool).astype(np.int8)
+        return cls(x0, y0, h, nx, ny, side)
+
+    def test(
+        self, x: np.ndarray, y: np.ndarray, exact: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    ) -> np.ndarray:
+        """``exact(x, y)`` for 1-d float arrays, calling it only near the boundary."""
+        found = np.empty(x.size, np.int8)
+        _sides(self.x0, self.y0, self.h, self.nx, self.ny, self.side, x, y, found)
+        out = found == 1
+        ask = np.flatnonzero(found < 0)
+        if ask.size:
+            out[ask] = np.asarray(exact(x[ask], y[ask]), bool)
+        return out
+
+
+@numba.njit(cache=True)
+def _mark(edges, x0, y0, h, nx, ny, touched):  # pragma: no cover - compiled
+    """Mark in ``touched`` (one cell of margin all round) every cell an edge's box touches."""
+    for e in range(edges.shape[0]):
+        ax, ay, bx, by = edges[e, 0], edges[e, 1], edges[e, 2], edges[e, 3]
+        c0 = int(np.floor((min(ax, bx) - x0) / h))
+        c1 = int(np.floor((max(ax, bx) - x0) / h))
+        r0 = int(np.floor((min(ay, by) - y0) / h))
+        r1 = int(np.floor((max(ay, by) - y0) / h))
+        for r in range(max(r0, -1), min(r1, ny) + 1):
+            for c in range(max(c0, -1), min(c1, nx) + 1):
+                touched[r + 1, c + 1] = True
+
+
+@numba.njit(cache=True)
+def _sides(x0, y0, h, nx, ny, side, px, py, out):  # pragma: no cover - compiled
+    """``out[i]``: 1 or 0 if the table answers for point i, -1 if it needs the exact test."""
+    for i in range(px.size):
+        qx = (px[i] - x0) / h
+        qy = (py[i] - y0) / h
+        if not (math.isfinite(qx) and math.isfinite(qy)):
+            out[i] = -1
+            continue
+        fx = np.floor(qx)  # a float: compared before any conversion to int
+        fy = np.floor(qy)
+        if fx < -1.0 or fy < -1.0 or fx > nx or fy > ny:
+            out[i] = 0  # beyond the edges' bounding box, with a cell to spare
+        elif fx < 0.0 or fy < 0.0 or fx >= nx or fy >= ny:
+            out[i] = -1
+        else:
+            out[i] = side[int(fy) * nx + int(fx)]

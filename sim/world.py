@@ -13,7 +13,7 @@ import numpy as np
 import shapely
 
 from sim.errors import GeographyError
-from sim.geo import Projection, Territory, load_polygon_file, load_territory
+from sim.geo import Projection, Territory, load_polygon_file, load_territory, point_test
 from sim.scenario import Airbase, Battery, Scenario
 
 __all__ = ["World", "build_world"]
@@ -54,7 +54,10 @@ class Region:
 
     def contains(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Whether each point lies inside (boundary counts as inside)."""
-        return shapely.intersects_xy(self.polygon, np.asarray(x, float), np.asarray(y, float))
+        x, y = (np.asarray(v, float) for v in np.broadcast_arrays(x, y))
+        return point_test(
+            self, self.edges, x, y, lambda a, b: shapely.intersects_xy(self.polygon, a, b)
+        )
 
 
 @dataclass(frozen=True)

@@ -164,3 +164,74 @@ def test_vertical_segments_on_cell_boundaries() -> None:
     # every one of them enters through the bottom and leaves through the top
     inside = (xs > 0) & (xs < 100)
     assert np.array_equal(np.bincount(seg, minlength=xs.size)[inside], np.full(inside.sum(), 2))
+
+
+# ------------------------------------------------------------------- point tests from cell sides
+def _territory():
+    import sim
+    from sim.world import build_world
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    world = build_world(sim.load_scenario(root / "scenarios" / "poland-2025-09-10.yaml"))
+    return world
+
+
+_WORLD = None
+
+
+def _world():
+    global _WORLD
+    if _WORLD is None:
+        _WORLD = _territory()
+    return _WORLD
+
+
+def _points_near_the_boundary(edges: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
+    """Vertices, points on edges, points a hair off them, and points anywhere around."""
+    e = edges[rng.integers(0, len(edges), n)]
+    u = rng.uniform(0, 1, n)
+    on = np.c_[e[:, 0] + u * (e[:, 2] - e[:, 0]), e[:, 1] + u * (e[:, 3] - e[:, 1])]
+    jitter = on + rng.normal(0, 1.0, (n, 2)) * rng.choice([1e-9, 1e-3, 1.0, 1e3, 3e4], (n, 1))
+    x0, y0 = edges[:, [0, 2]].min(), edges[:, [1, 3]].min()
+    x1, y1 = edges[:, [0, 2]].max(), edges[:, [1, 3]].max()
+    wide = np.c_[rng.uniform(x0 - 2e5, x1 + 2e5, n), rng.uniform(y0 - 2e5, y1 + 2e5, n)]
+    odd = np.array([[np.nan, 0.0], [0.0, np.inf], [-np.inf, np.nan], [1e300, -1e300]])
+    return np.vstack([e[:, :2], on, jitter, wide, odd])
+
+
+def test_territory_and_guarded_area_tests_match_shapely_everywhere() -> None:
+    # The table may only decide cells wholly on one side; every answer must be shapely's, for
+    # points on the boundary, a nanometre off it, far away, and not finite.
+    import shapely
+
+    world = _world()
+    rng = np.random.default_rng(5)
+    cases = [
+        (world.territory, world.territory.edges, shapely.contains_xy),
+        (world.roe_inner, world.roe_inner.edges, shapely.intersects_xy),
+    ]
+    decided = 0
+    for area, edges, exact in cases:
+        pts = _points_near_the_boundary(edges, rng, 20_000)
+        got = area.contains(pts[:, 0], pts[:, 1])
+        want = exact(area.polygon, pts[:, 0], pts[:, 1])
+        np.testing.assert_array_equal(got, want)
+        sides = area._cell_sides
+        decided += int((sides.side >= 0).sum())
+        # broadcasting and shape are kept
+        grid = area.contains(pts[:200, 0][:, None], pts[:300, 1][None, :])
+        assert grid.shape == (200, 300)
+        np.testing.assert_array_equal(
+            grid, exact(area.polygon, pts[:200, 0][:, None], pts[:300, 1][None, :])
+        )
+    assert decided > 1000  # the table does decide most cells
+
+
+@settings(max_examples=200, deadline=None)
+@given(x=st.floats(-1e6, 1e6), y=st.floats(-1e6, 1e6))
+def test_territory_test_matches_shapely_at_any_point(x: float, y: float) -> None:
+    import shapely
+
+    t = _world().territory
+    xs, ys = np.full(100, x), np.full(100, y)  # enough points to use the table
+    np.testing.assert_array_equal(t.contains(xs, ys), shapely.contains_xy(t.polygon, xs, ys))
