@@ -476,11 +476,10 @@ def run_chunk(tp, sc, stream_key, cluster_first, first_rep, reps, out_fate, out_
         tp, sc, stream_key, cluster_first, first_rep, reps, out_fate, out_fate_s, out_border,
         out_detect, out_launch, out_tid, out_kill_def, out_shots_at, shots, n_shots, sorties,
         n_sorties, state, tid, tid_next, tid_after, shift, end, alt, detect, killed, kill_def,
-        shots_at, in_pending,
-        plist, snapshot, tried, checked_k, checked_t, eng_wake, eng_bat, eng_state, eng_ready,
-        eng_shots, eng_nfire, eng_fire_t, eng_chan, barred, haswin, lost, ac_epoch, last_allowed,
-        order, last_freed, committed, mag, ch_used, reload_at, chq, chq_h, chq_t, ac_state, ac_x,
-        ac_y, ac_up, ac_t, ac_ev, ac_d, rounds, oncall, only_mask, cnt,
+        shots_at, in_pending, plist, snapshot, tried, checked_k, checked_t, eng_wake, eng_bat,
+        eng_state, eng_ready, eng_shots, eng_nfire, eng_fire_t, eng_chan, barred, haswin, lost,
+        ac_epoch, last_allowed, order, last_freed, committed, mag, ch_used, reload_at, chq, chq_h,
+        chq_t, ac_state, ac_x, ac_y, ac_up, ac_t, ac_ev, ac_d, rounds, oncall, only_mask, cnt,
     )  # fmt: skip
 
 
@@ -489,11 +488,10 @@ def _run_chunk_core(
     tp, sc, stream_key, cluster_first, first_rep, reps, out_fate, out_fate_s, out_border,
     out_detect, out_launch, out_tid, out_kill_def, out_shots_at, shots, n_shots, sorties,
     n_sorties, state, tid, tid_next, tid_after, shift, end, alt, detect, killed, kill_def,
-    shots_at, in_pending, plist, snapshot,
-    tried, checked_k, checked_t, eng_wake, eng_bat, eng_state, eng_ready, eng_shots, eng_nfire,
-    eng_fire_t, eng_chan, barred, haswin, lost, ac_epoch, last_allowed, order, last_freed,
-    committed, mag, ch_used, reload_at, chq, chq_h, chq_t, ac_state, ac_x, ac_y, ac_up, ac_t, ac_ev,
-    ac_d, rounds, oncall, only_mask, cnt,
+    shots_at, in_pending, plist, snapshot, tried, checked_k, checked_t, eng_wake, eng_bat,
+    eng_state, eng_ready, eng_shots, eng_nfire, eng_fire_t, eng_chan, barred, haswin, lost,
+    ac_epoch, last_allowed, order, last_freed, committed, mag, ch_used, reload_at, chq, chq_h,
+    chq_t, ac_state, ac_x, ac_y, ac_up, ac_t, ac_ev, ac_d, rounds, oncall, only_mask, cnt,
 ):  # fmt: skip
     """The replication loop of :func:`run_chunk`, on preallocated scratch arrays."""
     sc_bat_pk = sc.bat_pk

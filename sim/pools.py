@@ -10,9 +10,9 @@ absolute time and are drawn per replication (:mod:`sim.kernel`).
 
 A pool holds ``k`` templates for each drone of the scenario (its *slot*); in every replication a
 drone flies one of its own slot's templates, dealt so that each block of ``k`` replications
-flies each template once (:func:`sim.kernel._templates_of`). The random inputs of a slot's templates
-(route spread, then the electronic-warfare uniforms) are the points of a digitally shifted Sobol'
-set (:mod:`sim.qmc`), one independent set per slot:
+flies each template once (:func:`sim.kernel._templates_of`). The random inputs of a slot's
+templates (route spread, then the electronic-warfare uniforms) are the points of a digitally
+shifted Sobol' set (:mod:`sim.qmc`), one independent set per slot:
 
 - every point is uniform, so every template, whichever replication flies it, is exactly a draw
   of its wave's track distribution;
