@@ -76,8 +76,10 @@ MIN_CLUSTERS = 32
 #: Most track templates per drone in a cluster's pool, by default.
 TEMPLATES_PER_DRONE = 512
 #: Most templates in a cluster's pool, all drones together: scenarios with many drones get
-#: fewer per drone, so that a pool's geometry stays a fraction of the cluster's work.
-POOL_TEMPLATES = 16384
+#: fewer per drone, to bound a pool's memory. The mass raid (500 drones, 43 batteries) gets 128
+#: per drone: a cluster's mean varies 3.5 times less than with 32 (the cap was 16,384) for
+#: about 100 MiB more per process and the same run time (``benchmarks/README.md``).
+POOL_TEMPLATES = 65536
 #: Flight paths (for the map and GeoJSON) are kept for the first replications only. The drone,
 #: shot and sortie tables keep as many replications as the discrete-event engine's (up to
 #: ``sim.runner._MAX_TABLE_ROWS`` drone rows); the summary covers all.

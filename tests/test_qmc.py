@@ -108,7 +108,15 @@ def test_pool_templates_belong_to_their_drone_slot() -> None:
 
 @pytest.mark.parametrize(
     ("replications", "n_drones", "k"),
-    [(200, 21, 8), (100_000, 21, 512), (1_000_000, 21, 512), (4000, 500, 32), (64, 20_000, 1)],
+    [
+        (200, 21, 8),
+        (100_000, 21, 512),
+        (1_000_000, 21, 512),
+        (4000, 500, 128),
+        (200_000, 500, 128),
+        (64, 20_000, 2),
+        (100_000, 20_000, 2),
+    ],
 )
 def test_plan_chunks_picks_powers_of_two_within_the_budget(
     replications: int, n_drones: int, k: int
