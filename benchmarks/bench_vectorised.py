@@ -13,7 +13,11 @@ a point-defence Patriot, jamming, four radars and an AEW aircraft) on one core. 
 - the same for the vectorised engine with independent templates (``rqmc=False``) instead of
   shifted Sobol' sets, to show what the sets gain;
 - for both, the variance of a cluster's mean CER against that of as many independent
-  replications (32 clusters: a rough figure, about +-25 %).
+  replications.
+
+The timings are medians of the repeats; each repeat runs another seed, and the statistical
+figures (half-widths, variance ratios) pool the repeats, so that they rest on 3 x 32 clusters
+(one run of 32 clusters leaves them uncertain by about +-25 %).
 
     python benchmarks/bench_vectorised.py [--quick]
 
@@ -36,29 +40,37 @@ from sim.vectorised import run_vectorised
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def timed(fn, repeats: int) -> tuple[float, object]:
-    """Median wall time of ``fn()`` over ``repeats`` calls, and the last result."""
-    times, out = [], None
-    for _ in range(repeats):
+def timed(fn, repeats: int) -> tuple[float, list]:
+    """Median wall time of ``fn(seed)`` over ``repeats`` calls (seeds 1, 2, ...), and every
+    result: the statistical figures pool the repeats, which are independent runs."""
+    times, out = [], []
+    for seed in range(1, repeats + 1):
         t = time.perf_counter()
-        out = fn()
+        out.append(fn(seed))
         times.append(time.perf_counter() - t)
     return float(np.median(times)), out
 
 
-def variance_ratio(result) -> float:
+def variance_ratio(results: list) -> float:
     """Variance of a cluster's mean CER over that of as many independent replications (from
     the replications' spread within clusters): below 1, a cluster's replications together are
     worth more than independent ones."""
-    per = result.per_replication
-    g = per.groupby("cluster")["cost_exchange_ratio"]
-    size = per.groupby("cluster").size().mean()
-    return float(g.mean().var(ddof=1) * size / g.var(ddof=1).mean())
+    ratios = []
+    for result in results:
+        per = result.per_replication
+        g = per.groupby("cluster")["cost_exchange_ratio"]
+        size = per.groupby("cluster").size().mean()
+        ratios.append(g.mean().var(ddof=1) * size / g.var(ddof=1).mean())
+    return float(np.mean(ratios))
 
 
-def half_width(result) -> float:
-    m = result.summary["metrics"]["cost_exchange_ratio"]
-    return (m["ci95"][1] - m["ci95"][0]) / 2 / m["mean"]
+def half_width(results: list) -> float:
+    """Relative 95 % half-width of the CER, root mean square over independent runs."""
+    hw = []
+    for result in results:
+        m = result.summary["metrics"]["cost_exchange_ratio"]
+        hw.append((m["ci95"][1] - m["ci95"][0]) / 2 / m["mean"])
+    return float(np.sqrt(np.mean(np.square(hw))))
 
 
 def main() -> None:
@@ -71,12 +83,12 @@ def main() -> None:
     repeats = 1 if args.quick else 3
     sim.run(s, replications=5, seed=1, workers=1)  # warm-up (imports, caches, compiled kernel)
     sim.run(s, replications=5, seed=1, engine="vectorised")
-    t_des, des = timed(lambda: sim.run(s, replications=n_des, seed=1, workers=1), repeats)
+    t_des, des = timed(lambda k: sim.run(s, replications=n_des, seed=k, workers=1), repeats)
     t_vec, vec = timed(
-        lambda: sim.run(s, replications=n_vec, seed=1, engine="vectorised", workers=1), repeats
+        lambda k: sim.run(s, replications=n_vec, seed=k, engine="vectorised", workers=1), repeats
     )
     t_iid, iid = timed(
-        lambda: run_vectorised(s, replications=n_vec, seed=1, workers=1, rqmc=False), repeats
+        lambda k: run_vectorised(s, replications=n_vec, seed=k, workers=1, rqmc=False), repeats
     )
     des_rate, vec_rate = n_des / t_des, n_vec / t_vec
     hw_des, hw_vec, hw_iid = half_width(des), half_width(vec), half_width(iid)
@@ -102,13 +114,16 @@ def main() -> None:
     if not args.quick:
         # measured, not extrapolated: the tables' fixed cost (about 0.5 s) weighs less here
         t_million, _ = timed(
-            lambda: sim.run(s, replications=1_000_000, seed=1, engine="vectorised", workers=1), 1
+            lambda k: sim.run(s, replications=1_000_000, seed=k, engine="vectorised", workers=1), 1
         )
         rows["vectorised_seconds_per_million_measured"] = t_million
     info = machine()
     width = max(map(len, rows))
     print(f"scenario {s.name}: {s.total_drones} drones, {len(s.defenders)} defenders")
-    print(f"DES {n_des} replications, vectorised {n_vec} ({vec.summary['clusters']} clusters)")
+    print(
+        f"DES {n_des} replications, vectorised {n_vec} ({vec[0].summary['clusters']} clusters), "
+        f"each {repeats} times with seeds 1..{repeats}"
+    )
     for k, v in rows.items():
         print(f"{k:<{width}}  {v:14,.4f}")
     print(f"machine: {info}")
