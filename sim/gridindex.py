@@ -50,13 +50,7 @@ class EdgeGrid:
     def build(cls, edges: np.ndarray) -> EdgeGrid:
         """A grid of about one cell per edge over the edges' bounding box."""
         edges = np.ascontiguousarray(edges, dtype=np.float64)
-        xs = np.r_[edges[:, 0], edges[:, 2]]
-        ys = np.r_[edges[:, 1], edges[:, 3]]
-        x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
-        span = max(x1 - x0, y1 - y0, 1.0)
-        h = max(math.sqrt(max((x1 - x0) * (y1 - y0), 1.0) / max(len(edges), 1)), span / 4096)
-        nx = int((x1 - x0) // h) + 1
-        ny = int((y1 - y0) // h) + 1
+        x0, y0, h, nx, ny = _grid_over(edges, 1.0)
         ex0 = np.minimum(edges[:, 0], edges[:, 2])
         ex1 = np.maximum(edges[:, 0], edges[:, 2])
         ey0 = np.minimum(edges[:, 1], edges[:, 3])
@@ -80,9 +74,21 @@ class EdgeGrid:
         for cy in range(ny - 1, -1, -1):
             nxt[:, cy] = np.where(full[:, cy], cy, nxt[:, cy + 1])
         return cls(
-            edges, float(x0), float(y0), float(h), nx, ny, off, owner[order].astype(np.int64),
+            edges, x0, y0, h, nx, ny, off, owner[order].astype(np.int64),
             nxt.ravel(),
         )  # fmt: skip
+
+
+def _grid_over(edges: np.ndarray, cells_per_edge: float) -> tuple[float, float, float, int, int]:
+    """Origin, cell size and cell counts (x0, y0, h, nx, ny) of a square grid of about
+    ``cells_per_edge`` cells per edge over the edges' bounding box (at most 4,096 cells across)."""
+    xs = np.r_[edges[:, 0], edges[:, 2]]
+    ys = np.r_[edges[:, 1], edges[:, 3]]
+    x0, x1, y0, y1 = float(xs.min()), float(xs.max()), float(ys.min()), float(ys.max())
+    span = max(x1 - x0, y1 - y0, 1.0)
+    area = max((x1 - x0) * (y1 - y0), 1.0)
+    h = max(math.sqrt(area / (cells_per_edge * max(len(edges), 1))), span / 4096)
+    return x0, y0, h, int((x1 - x0) // h) + 1, int((y1 - y0) // h) + 1
 
 
 def crossings(
@@ -224,14 +230,7 @@ class CellSides:
         """The table for the polygon with boundary ``edges`` (E, 4) and exact vectorised point
         test ``test``; about ``cells_per_edge`` cells per edge over the edges' bounding box."""
         edges = np.ascontiguousarray(edges, dtype=np.float64)
-        xs = np.r_[edges[:, 0], edges[:, 2]]
-        ys = np.r_[edges[:, 1], edges[:, 3]]
-        x0, x1, y0, y1 = float(xs.min()), float(xs.max()), float(ys.min()), float(ys.max())
-        span = max(x1 - x0, y1 - y0, 1.0)
-        area = max((x1 - x0) * (y1 - y0), 1.0)
-        h = max(math.sqrt(area / (cells_per_edge * max(len(edges), 1))), span / 4096)
-        nx = int((x1 - x0) // h) + 1
-        ny = int((y1 - y0) // h) + 1
+        x0, y0, h, nx, ny = _grid_over(edges, cells_per_edge)
         touched = np.zeros((ny + 2, nx + 2), np.bool_)  # with a ring of cells all round
         _mark(edges, x0, y0, h, nx, ny, touched)
         near = np.zeros((ny, nx), bool)
@@ -245,9 +244,8 @@ class CellSides:
         side = np.full(nx * ny, -1, np.int8)
         # a centre that the lookup would put in another cell (rounding) is left to the exact test
         own = ~near
-        own[own] = np.floor((y[own] - y0) / h) * nx + np.floor((x[own] - x0) / h) == np.flatnonzero(
-            own
-        )
+        cell = np.floor((y[own] - y0) / h) * nx + np.floor((x[own] - x0) / h)
+        own[own] = cell == np.flatnonzero(own)
         side[own] = np.asarray(test(x[own], y[own]), bool).astype(np.int8)
         return cls(x0, y0, h, nx, ny, side)
 

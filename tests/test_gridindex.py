@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import itertools
 import math
+from pathlib import Path
 
 import numpy as np
+import pytest
+import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import sim
 from sim.geo import segment_edge_crossings
+from sim.world import World, build_world
 
 
 def all_pairs_crossings(x0, y0, x1, y1, edges):
@@ -167,23 +172,10 @@ def test_vertical_segments_on_cell_boundaries() -> None:
 
 
 # ------------------------------------------------------------------- point tests from cell sides
-def _territory():
-    import sim
-    from sim.world import build_world
-
-    root = __import__("pathlib").Path(__file__).resolve().parents[1]
-    world = build_world(sim.load_scenario(root / "scenarios" / "poland-2025-09-10.yaml"))
-    return world
-
-
-_WORLD = None
-
-
-def _world():
-    global _WORLD
-    if _WORLD is None:
-        _WORLD = _territory()
-    return _WORLD
+@pytest.fixture(scope="module")
+def world() -> World:
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "poland-2025-09-10.yaml"
+    return build_world(sim.load_scenario(path))
 
 
 def _points_near_the_boundary(edges: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -199,12 +191,9 @@ def _points_near_the_boundary(edges: np.ndarray, rng: np.random.Generator, n: in
     return np.vstack([e[:, :2], on, jitter, wide, odd])
 
 
-def test_territory_and_guarded_area_tests_match_shapely_everywhere() -> None:
+def test_territory_and_guarded_area_tests_match_shapely_everywhere(world: World) -> None:
     # The table may only decide cells wholly on one side; every answer must be shapely's, for
     # points on the boundary, a nanometre off it, far away, and not finite.
-    import shapely
-
-    world = _world()
     rng = np.random.default_rng(5)
     cases = [
         (world.territory, world.territory.edges, shapely.contains_xy),
@@ -229,9 +218,7 @@ def test_territory_and_guarded_area_tests_match_shapely_everywhere() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(x=st.floats(-1e6, 1e6), y=st.floats(-1e6, 1e6))
-def test_territory_test_matches_shapely_at_any_point(x: float, y: float) -> None:
-    import shapely
-
-    t = _world().territory
+def test_territory_test_matches_shapely_at_any_point(world: World, x: float, y: float) -> None:
+    t = world.territory
     xs, ys = np.full(100, x), np.full(100, y)  # enough points to use the table
     np.testing.assert_array_equal(t.contains(xs, ys), shapely.contains_xy(t.polygon, xs, ys))
