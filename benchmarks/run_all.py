@@ -6,12 +6,13 @@ Run from the repository root::
     python benchmarks/run_all.py            # full suite (about 10 min on 2 cores)
     python benchmarks/run_all.py --quick    # smoke mode (about 2 min)
 
-Runs ``bench_engine.py``, ``bench_sweep.py``, ``bench_vectorised.py`` and ``bench_limits.py`` one
-after the other, each as a subprocess of its own (so each gets the machine to itself; their own
-output is shown as they go), then reads the JSON each wrote into ``benchmarks/results/`` and prints
-one table: figure, value (with the absolute time for context), the baseline it is compared with
-(measured in the same run by the same script), the ratio, and the aim and verdict where the script
-gives one. The table is also written to ``benchmarks/results/summary.md`` (``summary-quick.md``).
+Runs ``bench_engine.py``, ``bench_sweep.py``, ``bench_vectorised.py``, ``bench_limits.py`` and
+``bench_outputs.py`` one after the other, each as a subprocess of its own (so each gets the
+machine to itself; their own output is shown as they go), then reads the JSON each wrote into
+``benchmarks/results/`` and prints one table: figure, value (with the absolute time for context),
+the baseline it is compared with (measured in the same run by the same script), the ratio, and
+the aim and verdict where the script gives one. The table is also written to
+``benchmarks/results/summary.md`` (``summary-quick.md``).
 
 Every script writes ``<name>-quick.json`` with ``--quick``, so a smoke run never replaces the
 recorded figures.
@@ -262,6 +263,7 @@ BENCHES: list[Bench] = [
     ("bench_sweep.py", "sweep.json", "sweep-quick.json", sweep_rows),
     ("bench_vectorised.py", "vectorised.json", "vectorised-quick.json", vectorised_rows),
     ("bench_limits.py", "limits.json", "limits-quick.json", limits_rows),
+    ("bench_outputs.py", "outputs.json", "outputs-quick.json", limits_rows),
 ]
 
 
@@ -294,10 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--only",
         nargs="+",
-        choices=["engine", "sweep", "vectorised", "limits"],
+        choices=["engine", "sweep", "vectorised", "limits", "outputs"],
         metavar="NAME",
-        help="run only these (engine, sweep, vectorised, limits); the others' last results are "
-        "not shown",
+        help="run only these (engine, sweep, vectorised, limits, outputs); the others' last "
+        "results are not shown",
     )
     args = ap.parse_args(argv)
     q = args.quick

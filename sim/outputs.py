@@ -19,6 +19,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sim.csvtable import write_csv
 from sim.errors import IncursionError
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ def write_run_folder(
         tables = {"drones": result.drones, "shots": result.shots, "sorties": result.sorties}
         for name, frame in tables.items():
             if fmt in ("csv", "both"):
-                frame.to_csv(tmp / f"{name}.csv", index=False, float_format="%.6f")
+                write_csv(frame, tmp / f"{name}.csv")
             if fmt in ("parquet", "both"):
                 frame.to_parquet(tmp / f"{name}.parquet", index=False)
         (tmp / "scenario.resolved.yaml").write_text(
