@@ -2,7 +2,8 @@
 float_format="%.6f", lineterminator="\\n")`` writes them, from compiled code.
 
 pandas formats every float of a table in Python: the three tables of a run that keeps the most
-rows (a million drone rows) took 7 s to write, longer than simulating those replications. Here
+rows (a million drone rows, from 47,619 replications of the reference night) took 6.5 s to write,
+three times as long as the vectorised engine takes to simulate those replications. Here
 each column is turned into arrays once (integers, floats, and codes into a table of the distinct
 strings, each quoted as Python's ``csv`` module quotes it) and a compiled loop writes the rows.
 
