@@ -7,7 +7,8 @@ import math
 import numba
 import numpy as np
 
-_INT, _FLOAT, _CODE = 0, 1, 2
+from sim.csvtable import _FLOAT, _INT  # column kinds (the rest are codes)
+
 _INT64_MIN = -(2**63)
 _SPLIT = 134217729.0  # 2**27 + 1, Veltkamp's splitting constant for doubles
 _COMMA, _NEWLINE, _DOT, _MINUS, _ZERO = 44, 10, 46, 45, 48

@@ -33,7 +33,7 @@ MIN_ROWS = 20_000
 # |x| below this is formatted in compiled code: x * 1e6 stays below 2**50, where halves and
 # the product's rounding error are exact doubles.
 _LIMIT = 2.0**50 / 1e6
-_INT, _FLOAT, _CODE = 0, 1, 2
+_INT, _FLOAT, _CODE = 0, 1, 2  # column kinds, shared with sim._csvcore
 _CHUNK_ROWS = 65536  # rows rendered at a time, so the text of a table is never held whole
 
 
@@ -92,7 +92,9 @@ def write_csv(frame: pd.DataFrame, path: str | Path, *, min_rows: int = MIN_ROWS
     n = len(frame)
     kinds = np.array([kind for kind, _, _ in cols], np.int64)
     # each column's row in the stack of its kind
-    slot = np.array([sum(k == kind for k, _, _ in cols[:j]) for j, (kind, _, _) in enumerate(cols)])
+    slot = np.array(
+        [sum(k == kind for k, _, _ in cols[:j]) for j, (kind, _, _) in enumerate(cols)], np.int64
+    )
     ints = np.stack([v for k, v, _ in cols if k == _INT] or [np.zeros(n, np.int64)])
     floats = np.stack([v for k, v, _ in cols if k == _FLOAT] or [np.zeros(n)])
     codes = np.stack([v for k, v, _ in cols if k == _CODE] or [np.zeros(n, np.int64)])
@@ -106,7 +108,7 @@ def write_csv(frame: pd.DataFrame, path: str | Path, *, min_rows: int = MIN_ROWS
     mantissa, settled = _csvcore.scaled(floats, _LIMIT)
     loose_col, loose_row = np.nonzero(~settled)
     order = np.lexsort((loose_col, loose_row))
-    loose_col, loose_row = loose_col[order], loose_row[order]
+    loose_col, loose_row = loose_col[order].astype(np.int64), loose_row[order].astype(np.int64)
     loose = [
         (FLOAT_FORMAT % floats[c, r]).encode() for c, r in zip(loose_col, loose_row, strict=True)
     ]
@@ -122,8 +124,7 @@ def write_csv(frame: pd.DataFrame, path: str | Path, *, min_rows: int = MIN_ROWS
         fh.write(header.getvalue().encode())
         for first in range(0, n, _CHUNK_ROWS):
             size = _csvcore.render(
-                kinds, slot.astype(np.int64), ints, floats, mantissa, codes, str_base, str_off,
-                text, loose_row.astype(np.int64), loose_col.astype(np.int64), loose_off,
-                loose_text, first, min(first + _CHUNK_ROWS, n), out,
+                kinds, slot, ints, floats, mantissa, codes, str_base, str_off, text, loose_row,
+                loose_col, loose_off, loose_text, first, min(first + _CHUNK_ROWS, n), out,
             )  # fmt: skip
             fh.write(memoryview(out[:size]))

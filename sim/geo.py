@@ -664,9 +664,8 @@ class Territory:
         ndarray of bool, broadcast shape
             True inside; False outside, on the boundary, or for NaN.
         """
-        x, y = _as_float_arrays(x_m, y_m)
         return point_test(
-            self, self.edges, x, y, lambda a, b: shapely.contains_xy(self.polygon, a, b)
+            self, self.edges, x_m, y_m, lambda a, b: shapely.contains_xy(self.polygon, a, b)
         )
 
     def contains_lonlat(self, lon: ArrayLike, lat: ArrayLike) -> np.ndarray:
@@ -723,14 +722,16 @@ _EDGE_GRIDS: dict[tuple[tuple[int, ...], int], EdgeGrid] = {}
 def point_test(
     owner: object,
     edges: np.ndarray,
-    x: np.ndarray,
-    y: np.ndarray,
+    x: ArrayLike,
+    y: ArrayLike,
     exact: Callable[[np.ndarray, np.ndarray], np.ndarray],
 ) -> np.ndarray:
-    """``exact(x, y)`` (a polygon's point test, same-shape float arrays) for many points at once,
-    answered from a table of grid cells wherever a cell lies wholly on one side of the polygon's
-    boundary ``edges`` (:class:`sim.gridindex.CellSides`), so that ``exact`` runs only near
-    the boundary. The table is built on first use and kept on ``owner``."""
+    """``exact(x, y)`` (a polygon's point test, given same-shape float arrays) for many points
+    at once, of the broadcast shape of ``x`` and ``y``, answered from a table of grid cells
+    wherever a cell lies wholly on one side of the polygon's boundary ``edges``
+    (:class:`sim.gridindex.CellSides`), so that ``exact`` runs only near the boundary. The table
+    is built on first use and kept on ``owner``."""
+    x, y = _as_float_arrays(x, y)
     if x.size < 64 or edges.shape[0] == 0:
         return np.asarray(exact(x, y), dtype=bool)
     sides = owner.__dict__.get("_cell_sides")

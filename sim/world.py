@@ -54,7 +54,6 @@ class Region:
 
     def contains(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Whether each point lies inside (boundary counts as inside)."""
-        x, y = (np.asarray(v, float) for v in np.broadcast_arrays(x, y))
         return point_test(
             self, self.edges, x, y, lambda a, b: shapely.intersects_xy(self.polygon, a, b)
         )
