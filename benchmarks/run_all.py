@@ -248,6 +248,27 @@ def vectorised_rows(r: dict[str, Any]) -> list[Row]:
             if "vectorised_cluster_variance_ratio" in f
             else []
         ),
+        *(
+            [
+                _row(
+                    "sls-raid (20 drones, shoot-look-shoot): bare numpy Monte Carlo replications/s",
+                    f"{f['sls_bare_numpy_replications_per_s'] / 1e6:.2f} M/s",
+                    "baseline",
+                ),
+                _row(
+                    "sls-raid: vectorised engine replications/s",
+                    f"{f['sls_vectorised_replications_per_s']:,.0f}/s "
+                    f"(CER {f['sls_vectorised_cer']:.3f}, exact {f['sls_closed_form_cer']:.3f}; "
+                    f"kills z {f['sls_vectorised_z_kills']:.1f}, shots z "
+                    f"{f['sls_vectorised_z_shots']:.1f})",
+                    f"{f['sls_bare_numpy_replications_per_s'] / 1e6:.2f} M/s bare numpy",
+                    f"1/{f['sls_bare_over_vectorised']:.0f}",
+                    _verdict(f["sls_bare_over_vectorised"] <= 10, "within 10x of bare numpy"),
+                ),
+            ]
+            if "sls_bare_over_vectorised" in f
+            else []
+        ),
     ]
 
 

@@ -425,3 +425,25 @@ def test_sobol_pools_make_clusters_vary_less() -> None:
         means = r.per_replication.groupby("cluster")["cost_exchange_ratio"].mean()
         var[rqmc] = means.var(ddof=1)
     assert var[False] / var[True] > stats.f.ppf(0.99, 31, 31)
+
+
+def test_benchmark_sls_raid_is_the_bare_bernoulli_model() -> None:
+    """``benchmarks/scenarios/sls-raid.yaml`` is timed against a bare numpy Monte Carlo of
+    independent shoot-look-shoot engagements; that comparison means something only if both engines
+    reproduce that model's closed form there: kills 20 (1 - (1 - p)^2), shots 20 (2 - p)."""
+    s = sim.load_scenario(
+        Path(__file__).parent.parent / "benchmarks" / "scenarios" / "sls-raid.yaml"
+    )
+    (wave,) = s.waves
+    p = s.weapons["sam"].pk
+    exact = {
+        "drones_destroyed": wave.count * (1 - (1 - p) ** 2),
+        "shots_fired": wave.count * (2 - p),
+    }
+    for result in (
+        sim.run(s, replications=400, seed=5, workers=1),
+        sim.run(s, replications=8192, seed=5, engine="vectorised", workers=1),
+    ):
+        for name, value in exact.items():
+            z = _z({"mean": value, "ci95": [value, value]}, result.summary["metrics"][name])
+            assert abs(z) < Z_BOUND, (result.summary["engine"], name, value, z)
