@@ -745,12 +745,19 @@ class RunningMoments:
     """Streaming count, mean and sum of squared deviations per key (Chan, Golub and LeVeque's
     pairwise update), so that a long run's per-group means and t intervals need no array of every
     replication. ``entry`` gives the same ``{"mean", "ci95"}`` as :func:`summarize` with
-    ``kind="mean"``, the lower bound cut at zero."""
+    ``kind="mean"``, the lower bound cut at zero.
+
+    Values are folded in blocks of :attr:`BLOCK` in the order they were added, and a partial block
+    waits for the next call, so the figures do not depend on how the values were split into calls:
+    a run's batches depend on its number of workers, its summary must not (bit for bit)."""
+
+    BLOCK = 256
 
     def __init__(self) -> None:
         self.n: dict[str, float] = {}
         self.total: dict[str, float] = {}
         self.m2: dict[str, float] = {}
+        self._held: dict[str, np.ndarray] = {}
 
     def add_groups(self, o: Outcomes) -> None:
         """Add the per-weapon and per-defender figures of some replications (:func:`by_group`),
@@ -758,43 +765,57 @@ class RunningMoments:
         for key, values in _group_items(o):
             self.add(key, values)
 
-    def mean(self, key: str) -> float:
-        """Running mean: total / count (exact for counts, as numpy's mean of the same values)."""
-        return self.total[key] / self.n[key]
-
     def add(self, key: str, x: np.ndarray) -> None:
         """Add the finite values of ``x`` under ``key``."""
         x = x[np.isfinite(x)]
-        if x.size == 0:
-            return
-        nb, sb = float(x.size), float(x.sum())
-        self._combine(key, nb, sb, float(((x - sb / nb) ** 2).sum()))
+        held = self._held.get(key)
+        if held is not None:
+            x = np.concatenate([held, x])
+        full = x.size - x.size % self.BLOCK
+        for lo in range(0, full, self.BLOCK):
+            _fold(self.n, self.total, self.m2, key, x[lo : lo + self.BLOCK])
+        self._held[key] = x[full:]
 
-    def merge(self, other: RunningMoments) -> None:
-        """Add everything ``other`` holds (the same as adding its values here)."""
-        for key, nb in other.n.items():
-            self._combine(key, nb, other.total[key], other.m2[key])
+    def mean(self, key: str) -> float:
+        """Mean of every value added under ``key``."""
+        n, total, _ = self._moments(key)
+        return total / n
 
-    def _combine(self, key: str, nb: float, sb: float, m2b: float) -> None:
-        na = self.n.get(key, 0.0)
-        if na == 0:
-            self.n[key], self.total[key], self.m2[key] = nb, sb, m2b
-            return
-        delta = sb / nb - self.total[key] / na
-        n = na + nb
-        self.n[key] = n
-        self.total[key] += sb
-        self.m2[key] += m2b + delta * delta * na * nb / n
+    def _moments(self, key: str) -> tuple[float, float, float]:
+        """Count, sum and sum of squared deviations, the values still held included."""
+        n, total, m2 = {}, {}, {}
+        if key in self.n:
+            n[key], total[key], m2[key] = self.n[key], self.total[key], self.m2[key]
+        held = self._held.get(key)
+        if held is not None and held.size:
+            _fold(n, total, m2, key, held)
+        return n.get(key, 0.0), total.get(key, 0.0), m2.get(key, 0.0)
 
     def entry(self, key: str) -> dict[str, Any]:
-        n = self.n.get(key, 0.0)
+        n, total, m2 = self._moments(key)
         if n == 0:
             return {"mean": None, "ci95": [None, None]}
-        mean = self.mean(key)
-        if n == 1 or self.m2[key] <= 1e-12 * max(1.0, mean * mean) * n:
+        mean = total / n
+        if n == 1 or m2 <= 1e-12 * max(1.0, mean * mean) * n:
             return {"mean": mean, "ci95": [mean, mean]}
-        half = float(stats.t.ppf(0.975, n - 1)) * (self.m2[key] / (n - 1)) ** 0.5 / n**0.5
+        half = float(stats.t.ppf(0.975, n - 1)) * (m2 / (n - 1)) ** 0.5 / n**0.5
         return {"mean": mean, "ci95": [max(mean - half, 0.0), mean + half]}
+
+
+def _fold(
+    n: dict[str, float], total: dict[str, float], m2: dict[str, float], key: str, x: np.ndarray
+) -> None:
+    """Add the values ``x`` (finite, at least one) to running moments (Chan et al.)."""
+    nb, sb = float(x.size), float(x.sum())
+    m2b = float(((x - sb / nb) ** 2).sum())
+    na = n.get(key, 0.0)
+    if na == 0:
+        n[key], total[key], m2[key] = nb, sb, m2b
+        return
+    delta = sb / nb - total[key] / na
+    n[key] = na + nb
+    total[key] += sb
+    m2[key] += m2b + delta * delta * na * nb / n[key]
 
 
 class GroupMoments(Protocol):

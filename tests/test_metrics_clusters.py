@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from sim import metrics
@@ -325,3 +327,35 @@ def test_summary_from_parts_with_clusters() -> None:
         summary(o, cm, clusters=clusters[:-1])
     with pytest.raises(ValueError, match="shape"):
         ClusterMoments().add_groups(o, clusters[:-1])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    counts=st.lists(st.integers(min_value=0, max_value=6), min_size=1, max_size=900),
+    price=st.sampled_from([1234.567, 0.1, 27000 / 3600, 3.0]),
+    nans=st.lists(st.integers(min_value=0, max_value=899), max_size=5),
+    cuts=st.lists(st.integers(min_value=0, max_value=900), max_size=40),
+)
+def test_running_moments_do_not_depend_on_how_values_are_split(
+    counts: list[int], price: float, nans: list[int], cuts: list[int]
+) -> None:
+    """The runner streams per-group figures (costs: counts times a unit price) in batches whose
+    size depends on the worker count; the entry must be the same, bit for bit, however the
+    values were split into calls (summed batch by batch, 1.0 * 1234.567 + ... changes in the last
+    digits with the grouping)."""
+    x = price * np.array(counts, float)
+    x[[i for i in nans if i < x.size]] = np.nan
+    whole = RunningMoments()
+    whole.add("k", x)
+    singles = RunningMoments()
+    for piece in np.split(x, range(1, x.size)):
+        singles.add("k", piece)
+    parts = RunningMoments()
+    for piece in np.split(x, sorted({c for c in cuts if c < x.size})):
+        parts.add("k", piece)
+    assert singles.entry("k") == whole.entry("k")
+    assert parts.entry("k") == whole.entry("k")
+    finite = x[np.isfinite(x)]
+    if finite.size:
+        ref = summarize(finite, kind="mean")
+        assert whole.entry("k")["mean"] == pytest.approx(ref["mean"], rel=1e-12, abs=1e-9)
