@@ -102,15 +102,25 @@ def plan_chunks(
 ) -> tuple[list[int], int]:
     """Chunk sizes of a run of ``replications`` and the templates per drone of each pool.
 
-    A run has at least :data:`MIN_CLUSTERS` clusters (when it has that many replications) of at
-    most :data:`CHUNK_REPLICATIONS`. A pool has, per drone, a power of two of templates: no more
+    A run has at least :data:`MIN_CLUSTERS` clusters (all of its replications, one each, when it
+    has fewer) of at most :data:`CHUNK_REPLICATIONS`: below ``MIN_CLUSTERS * CHUNK_REPLICATIONS``
+    replications, exactly ``MIN_CLUSTERS`` clusters whose sizes differ by one at most; above,
+    full clusters and the remainder. A pool has, per drone, a power of two of templates: no more
     than a chunk's replications can use, at most :data:`TEMPLATES_PER_DRONE` and, for all drones
     together, at most :data:`POOL_TEMPLATES` (one per drone at least), unless ``templates`` says
     otherwise. Both depend only on the scenario and the replication count, so a seed fixes the
     result.
     """
-    size = max(1, min(CHUNK_REPLICATIONS, math.ceil(replications / MIN_CLUSTERS)))
-    sizes = [min(size, replications - k) for k in range(0, replications, size)]
+    if replications >= MIN_CLUSTERS * CHUNK_REPLICATIONS:
+        size = CHUNK_REPLICATIONS
+        sizes = [min(size, replications - k) for k in range(0, replications, size)]
+    else:
+        # equal shares, not ceil(replications / MIN_CLUSTERS) each: 33 replications would
+        # otherwise make 17 clusters, and the intervals 16 degrees of freedom instead of 31
+        n_chunks = max(1, min(MIN_CLUSTERS, replications))
+        q, r = divmod(replications, n_chunks)
+        sizes = [q + 1] * r + [q] * (n_chunks - r)
+        size = sizes[0]
     if templates is None:
         budget = max(1, POOL_TEMPLATES // max(n_drones, 1))
         templates = min(

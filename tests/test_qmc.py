@@ -124,3 +124,20 @@ def test_plan_chunks_picks_powers_of_two_within_the_budget(
     sizes, got = plan_chunks(replications, n_drones)
     assert sum(sizes) == replications
     assert got == k
+
+
+@pytest.mark.parametrize("replications", [1, 5, 31, 32, 33, 100, 300, 4000, 131_071, 131_072])
+def test_plan_chunks_keeps_at_least_32_clusters_of_nearly_equal_size(replications: int) -> None:
+    """README: at least 32 clusters per run (every replication its own when there are fewer),
+    so that the cluster-robust intervals keep their degrees of freedom."""
+    sizes, _ = plan_chunks(replications, 21)
+    assert sum(sizes) == replications
+    assert len(sizes) == min(32, replications)
+    assert max(sizes) - min(sizes) <= 1
+    assert max(sizes) <= 4096
+
+
+def test_plan_chunks_above_32_full_clusters_keeps_them_full() -> None:
+    sizes, _ = plan_chunks(1_000_000, 21)
+    assert sizes[:-1] == [4096] * 244
+    assert sizes[-1] == 1_000_000 - 244 * 4096

@@ -244,7 +244,11 @@ def test_agrees_with_des_inside_its_exact_domain(
     for d in doc["defenders"]:
         if d["kind"] == "battery":
             d["magazine"], d["channels"], d["reload_min"] = magazine, channels, reload_min
-    _agree(doc, reps=400, seed=5)
+    # The vectorised side runs 4,000 (32 clusters of 125): with 32 clusters of 12 or 13, its
+    # cluster-robust t intervals of a skewed figure (defender cost with fighters) are not yet
+    # normal: over 40 seeds of one such scenario their z against the long-run mean had sd 1.14
+    # and one |z| of 4.9, against sd 0.94 and largest |z| 2.4 at 4,000.
+    _agree(doc, reps=400, seed=5, vec_reps=4000)
 
 
 def test_same_seed_same_result() -> None:
