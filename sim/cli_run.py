@@ -41,12 +41,18 @@ def render_summary(summary: dict[str, Any]) -> Table:
     t.add_column("metric")
     t.add_column("mean", justify="right")
     t.add_column("95 % interval", justify="right")
+    # One replication shows no spread, which is not certainty: summary.json keeps the
+    # contract's [mean, mean], the table says what it is.
+    single = summary["replications"] == 1
+    if single:
+        t.caption = "one replication: no interval (use --replications N, N >= 2)"
     for key, label, fmt in _ROWS:
         m = summary["metrics"].get(key)
         if m is None:
             continue
         lo, hi = m["ci95"]
-        t.add_row(label, _fmt(fmt, m["mean"]), f"{_fmt(fmt, lo)} – {_fmt(fmt, hi)}")
+        interval = "–" if single else f"{_fmt(fmt, lo)} – {_fmt(fmt, hi)}"
+        t.add_row(label, _fmt(fmt, m["mean"]), interval)
     by_weapon = summary.get("by_weapon", {})
     if by_weapon:
         w = Table(title="by weapon (mean per replication)")

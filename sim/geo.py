@@ -11,8 +11,10 @@ Conventions
 
 Why a Lambert conformal conic fitted to the scenario area
 ----------------------------------------------------------
-The simulator measures distances and times as straight lines in a plane, and the project requires
-them to be within 0.5 % of WGS84 geodesics anywhere in a scenario area that reaches 600 km east of
+The simulator places drones, sensors and defenders in a plane (legs are timed by their geodesic
+lengths, and split into geodesic sub-legs where the scale changes along them: ``sim.world``), and
+ranges are straight lines there; the project requires distances and times to be within 0.5 % of
+WGS84 geodesics anywhere in a scenario area that reaches 600 km east of
 the Polish border (about lon 13-33 E, lat 48-56 N). Poland's own grid, EPSG:2180 (CS92, a
 transverse Mercator on 19 E), grows its scale error with the square of the distance from 19 E: at
 33 E, 48 N it is about +1.3 % (``tests/test_geo.py`` checks that it exceeds 0.5 % there). A conic
@@ -53,7 +55,9 @@ __all__ = [
     "Projection",
     "Territory",
     "builtin_countries",
+    "geodesic_azimuth_deg",
     "geodesic_distance_m",
+    "geodesic_points",
     "load_polygon_file",
     "load_territory",
     "project_geometry",
@@ -714,6 +718,52 @@ def geodesic_distance_m(
 
     dist = inverse_length_m(*(np.ascontiguousarray(v.ravel()) for v in (lon1, lat1, lon2, lat2)))
     return dist.reshape(shape)
+
+
+_GEOD = pyproj.Geod(ellps="WGS84")
+
+
+def geodesic_points(
+    lon1: ArrayLike,
+    lat1: ArrayLike,
+    *,
+    azimuth_deg: ArrayLike,
+    distance_m: ArrayLike,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points at ``distance_m`` along the WGS84 geodesics leaving (lon1, lat1) at ``azimuth_deg``
+    (the direct problem, Karney's algorithm via ``pyproj.Geod.fwd``).
+
+    Parameters
+    ----------
+    lon1, lat1 : array_like of float, broadcastable, any shape
+        Start, WGS84 degrees.
+    azimuth_deg : array_like of float, broadcastable
+        Initial azimuth, degrees clockwise from true north.
+    distance_m : array_like of float, broadcastable
+        Metres along the geodesic.
+
+    Returns
+    -------
+    lon, lat : ndarray of float64, broadcast shape
+        WGS84 degrees.
+    """
+    lon1, lat1, az, dist = _as_float_arrays(lon1, lat1, azimuth_deg, distance_m)
+    if lon1.size == 0:
+        return np.empty(lon1.shape), np.empty(lon1.shape)
+    lon, lat, _ = _GEOD.fwd(lon1.ravel(), lat1.ravel(), az.ravel(), dist.ravel())
+    return np.asarray(lon, float).reshape(lon1.shape), np.asarray(lat, float).reshape(lon1.shape)
+
+
+def geodesic_azimuth_deg(
+    lon1: ArrayLike, lat1: ArrayLike, lon2: ArrayLike, lat2: ArrayLike
+) -> np.ndarray:
+    """Initial azimuth (degrees clockwise from true north) of the WGS84 geodesics from point 1 to
+    point 2 (``pyproj.Geod.inv``); broadcast shape."""
+    lon1, lat1, lon2, lat2 = _as_float_arrays(lon1, lat1, lon2, lat2)
+    if lon1.size == 0:
+        return np.empty(lon1.shape)
+    az, _, _ = _GEOD.inv(lon1.ravel(), lat1.ravel(), lon2.ravel(), lat2.ravel())
+    return np.asarray(az, float).reshape(lon1.shape)
 
 
 _EDGE_GRIDS: dict[tuple[tuple[int, ...], int], EdgeGrid] = {}

@@ -18,7 +18,12 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from sim.geo import geodesic_distance_m, segment_edge_crossings
+from sim.geo import (
+    geodesic_azimuth_deg,
+    geodesic_distance_m,
+    geodesic_points,
+    segment_edge_crossings,
+)
 from sim.intervals import (
     circle_pairs,
     circle_windows,
@@ -190,6 +195,9 @@ def _launch(
         lon[:, :1], lat[:, :1] = proj.inverse(pts[:1, :1, 0], pts[:1, :1, 1])
         lon[:, 1:], lat[:, 1:] = proj.inverse(pts[:rows, 1:, 0], pts[:rows, 1:, 1])
         legs_m = geodesic_distance_m(lon[:, :-1], lat[:, :-1], lon[:, 1:], lat[:, 1:])
+        if np.any(w.leg_pieces > 1):
+            pts, legs_m = _geodesic_sub_legs(world, w.leg_pieces, pts, lon, lat, legs_m)
+            k = legs_m.shape[1]
         legs_m = np.broadcast_to(legs_m, (n, k))
         times = launch[:, None] + np.concatenate(
             [np.zeros((n, 1)), np.cumsum(legs_m, axis=1) / w.speed_mps], axis=1
@@ -217,6 +225,43 @@ def _launch(
         first += n
     table = Segments(*(np.concatenate(parts) for parts in zip(*segs, strict=True)))
     return table, {key: np.concatenate(v) for key, v in per.items()}
+
+
+def _geodesic_sub_legs(
+    world: World,
+    pieces: np.ndarray,
+    pts: np.ndarray,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    legs_m: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split leg ``j`` of every drone into ``pieces[j]`` equal parts at points on its geodesic.
+
+    ``pts`` (n, K+1, 2) holds the drones' waypoints in the plane, ``lon``/``lat`` (rows, K+1) and
+    ``legs_m`` (rows, K) their coordinates and geodesic leg lengths (rows = n, or 1 when every
+    drone flies the same route). Returns the waypoints with the new points inserted and the parts'
+    lengths (each leg's length shared equally), so that the times at the old waypoints do not
+    change and the new points are passed at the times the geodesic gives.
+    """
+    n, rows = pts.shape[0], lon.shape[0]
+    out_pts = [pts[:, :1, :]]
+    out_legs = []
+    az = geodesic_azimuth_deg(lon[:, :-1], lat[:, :-1], lon[:, 1:], lat[:, 1:])
+    for j, m in enumerate(pieces.tolist()):
+        if m > 1:
+            frac = np.arange(1, m) / m
+            plon, plat = geodesic_points(
+                lon[:, j : j + 1],
+                lat[:, j : j + 1],
+                azimuth_deg=az[:, j : j + 1],
+                distance_m=legs_m[:, j : j + 1] * frac,
+            )
+            px, py = world.projection.forward(plon, plat)
+            inner = np.broadcast_to(np.stack([px, py], axis=-1), (n, m - 1, 2))
+            out_pts.append(inner)
+        out_pts.append(pts[:, j + 1 : j + 2, :])
+        out_legs.append(np.repeat(legs_m[:, j : j + 1] / m, m, axis=1))
+    return np.concatenate(out_pts, axis=1), np.concatenate(out_legs, axis=1).reshape(rows, -1)
 
 
 def _first_per_drone(drone: np.ndarray, time: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -324,21 +369,8 @@ def _electronic_warfare(
             ang = np.deg2rad(deg) * np.where(side < 0.5, -1, 1)
             cos, sin = np.cos(ang), np.sin(ang)
             nx, ny = hx * cos - hy * sin, hx * sin + hy * cos
-            norm = np.hypot(nx, ny)
-            norm = np.where(norm > 0, norm, 1.0)
-            lon, lat = world.projection.inverse(ex, ey)
-            planar_speed = per["speed"][dd] * world.projection.scale_factor(lon, lat)
             t_end = np.maximum(endurance_end[dd], te)
-            length = planar_speed * (t_end - te)
-            new = Segments(
-                dd,
-                te,
-                t_end,
-                ex,
-                ey,
-                ex + nx / norm * length,
-                ey + ny / norm * length,
-            )
+            new = _diverted_legs(world, dd, te, t_end, ex, ey, nx, ny, per["speed"][dd])
             # Cut the old track at the divert point.
             is_dd = np.zeros(n, bool)
             is_dd[dd] = True
@@ -362,13 +394,64 @@ def _electronic_warfare(
     return seg, lost_s, diverted
 
 
+def _diverted_legs(
+    world: World,
+    drone: np.ndarray,
+    t0: np.ndarray,
+    t1: np.ndarray,
+    x0: np.ndarray,
+    y0: np.ndarray,
+    hx: np.ndarray,
+    hy: np.ndarray,
+    speed: np.ndarray,
+) -> Segments:
+    """The straight flights of diverted drones: from (x0, y0) at ``t0`` along the geodesic whose
+    initial heading is (hx, hy) in the plane (the projection is conformal, so the turn is the
+    same there), at ``speed`` until ``t1``; as geodesic sub-legs where the projection's scale
+    could change by more than ``MAX_LEG_SCALE_SPREAD`` along one (:meth:`ScaleTable.pieces`)."""
+    proj = world.projection
+    norm = np.hypot(hx, hy)
+    norm = np.where(norm > 0, norm, 1.0)
+    lon0, lat0 = proj.inverse(x0, y0)
+    # the heading's azimuth, from a point 1 km ahead in the plane (a chord that short leaves the
+    # geodesic by far less than a millimetre)
+    lon_a, lat_a = proj.inverse(x0 + hx / norm * 1000.0, y0 + hy / norm * 1000.0)
+    az = geodesic_azimuth_deg(lon0, lat0, lon_a, lat_a)
+    length = speed * (t1 - t0)
+    lon1, lat1 = geodesic_points(lon0, lat0, azimuth_deg=az, distance_m=length)
+    table = world.scale_table
+    m = np.ones(drone.size, np.int64) if table is None else table.pieces(lat0, lat1, length)
+    # breakpoints: drone i's q-th of m[i] + 1, q = 0 .. m[i]; the first is where it was turned,
+    # the last where its flight ends, those between on the geodesic
+    first = np.cumsum(m + 1) - (m + 1)
+    owner = np.repeat(np.arange(drone.size), m + 1)
+    q = np.arange(owner.size) - first[owner]
+    frac = q / m[owner]
+    bx, by = np.empty(owner.size), np.empty(owner.size)
+    bx[first], by[first] = x0, y0
+    bx[first + m], by[first + m] = proj.forward(lon1, lat1)
+    inner = (q > 0) & (q < m[owner])
+    if inner.any():
+        o = owner[inner]
+        lon, lat = geodesic_points(
+            lon0[o], lat0[o], azimuth_deg=az[o], distance_m=frac[inner] * length[o]
+        )
+        bx[inner], by[inner] = proj.forward(lon, lat)
+    bt = t0[owner] + frac * (t1 - t0)[owner]
+    bt[first + m] = t1
+    a = np.ones(owner.size, bool)
+    a[first + m] = False  # each breakpoint but a flight's last starts a part
+    b = np.r_[False, a[:-1]]  # the breakpoint after each part's start: its end
+    return Segments(drone[owner[a]], bt[a], bt[b], bx[a], by[a], bx[b], by[b])
+
+
 def _insert_after_drone(old: Segments, new: Segments) -> Segments:
     """``old`` and ``new`` together, sorted (as :meth:`Segments.sorted` would order them).
 
-    When ``old`` is sorted, ``new`` holds at most one row per drone, in drone order, and no
-    row of ``new`` starts before a row of ``old`` of its drone (a diversion cuts the old track
-    at its start), sorting places each new row after its drone's old rows: an insertion, which is
-    cheaper than sorting again. Otherwise, sort.
+    When ``old`` is sorted, ``new`` holds its rows in drone order and each drone's in time order,
+    and no row of ``new`` starts before a row of ``old`` of its drone (a diversion cuts the old
+    track at its start), sorting places each drone's new rows after its old rows: an insertion,
+    which is cheaper than sorting again. Otherwise, sort.
     """
     pos = np.searchsorted(old.drone, new.drone, side="right")
     last = np.maximum(pos - 1, 0)
@@ -377,7 +460,8 @@ def _insert_after_drone(old: Segments, new: Segments) -> Segments:
         and sorted_by_key_then_start(old.drone, old.t0)
         and not np.isnan(old.t0).any()
         and not np.isnan(new.t0).any()
-        and bool(np.all(new.drone[1:] > new.drone[:-1]))
+        and bool(np.all(new.drone[1:] >= new.drone[:-1]))
+        and bool(np.all((new.drone[1:] > new.drone[:-1]) | (new.t0[1:] > new.t0[:-1])))
         and bool(np.all((old.drone[last] != new.drone) | (old.t0[last] <= new.t0)))
     ):
         return Segments(

@@ -7,13 +7,23 @@ defenders in SI units (metres, seconds, metres per second). Nothing here is rand
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import shapely
 
 from sim.errors import GeographyError
-from sim.geo import Projection, Territory, load_polygon_file, load_territory, point_test
+from sim.geo import (
+    Projection,
+    Territory,
+    geodesic_azimuth_deg,
+    geodesic_distance_m,
+    geodesic_points,
+    load_polygon_file,
+    load_territory,
+    point_test,
+)
 from sim.scenario import Airbase, Battery, Scenario
 
 __all__ = ["World", "build_world"]
@@ -21,6 +31,16 @@ __all__ = ["World", "build_world"]
 KMH = 1000.0 / 3600.0  # km/h -> m/s
 #: Largest relative scale error of the projection allowed anywhere in the scenario area.
 MAX_SCALE_ERROR = 0.005
+#: Largest relative change of the projection's scale along one straight piece of track. A drone
+#: moves along a piece at a constant speed in the plane, so where the scale changes along it,
+#: positions and times within it drift from the geodesic ones by up to that change (the piece's
+#: ends are exact); a leg over which the scale changes more is flown as geodesic sub-legs.
+MAX_LEG_SCALE_SPREAD = 1e-3
+#: Points at which the scale is sampled along a leg.
+_LEG_SAMPLES = 17
+#: Metres per degree of latitude, the least anywhere (at the equator): widening by a margin with
+#: it covers at least the margin.
+_M_PER_DEG_LAT_MIN = 110_574.0
 #: Rules of engagement are applied with this guard distance: an impact must be at least this far
 #: inside the territory and outside every no-fire zone, so that no rounding (projection, the
 #: border's densified edges) can put a shot on the wrong side of a line.
@@ -36,6 +56,7 @@ class WaveArrays:
     count: int
     launch_xy: np.ndarray  # (2,)
     route_xy: np.ndarray  # (K, 2) waypoints after launch; the last is the aim point
+    leg_pieces: np.ndarray  # (K,) geodesic sub-legs each leg is flown as (1: the leg itself)
     window_s: tuple[float, float]
     spread_m: float
     speed_mps: float
@@ -110,6 +131,9 @@ class World:
     #: ``roe_inner`` lies in the territory's interior (exact predicate): a point not strictly
     #: inside the territory is not in it either, so its test can be skipped for such points.
     roe_inner_within: bool = False
+    #: The projection's scale against latitude over the scenario area (for the pieces of tracks
+    #: not known in advance, such as diversions).
+    scale_table: ScaleTable | None = None
 
     @property
     def n_drones(self) -> int:
@@ -166,16 +190,106 @@ def fit_projection(
             f"the scenario's positions cannot share one projection: {exc}"
         ) from None
     # Distances and times must stay within 0.5 % of geodesics; a conic fitted to the area does so
-    # up to a latitude span of about 15 degrees.
-    err = projection.max_scale_error(lon_min, lat_min, lon_max, lat_max)
+    # up to a latitude span of about 15 degrees. Drones fly anywhere in the scenario area, which
+    # is the positions' box widened by the margin, so the bound must hold there.
+    lat_lo, lat_hi = _widened_latitudes(scenario, lat_min, lat_max)
+    err = projection.max_scale_error(lon_min, lat_lo, lon_max, lat_hi)
     if err > MAX_SCALE_ERROR:
+        margin = scenario.geography.margin_km
         raise GeographyError(
             f"the scenario area (lon {lon_min:.2f}..{lon_max:.2f}, "
-            f"lat {lat_min:.2f}..{lat_max:.2f})"
+            f"lat {lat_lo:.2f}..{lat_hi:.2f}: every position, widened by margin_km {margin:g})"
             f" is too large for one projection: scale error {err:.2%} exceeds "
-            f"{MAX_SCALE_ERROR:.1%}; keep every position within about 15 degrees of latitude"
+            f"{MAX_SCALE_ERROR:.1%}; keep it within about 15 degrees of latitude (positions "
+            "closer together, or a smaller geography.margin_km)"
         )
     return projection, pts
+
+
+def _widened_latitudes(scenario: Scenario, lat_min: float, lat_max: float) -> tuple[float, float]:
+    """Latitude bounds of the positions' box widened by ``geography.margin_km`` (at least)."""
+    pad = scenario.geography.margin_km * 1000.0 / _M_PER_DEG_LAT_MIN
+    return max(lat_min - pad, -89.9), min(lat_max + pad, 89.9)
+
+
+@dataclass(frozen=True)
+class ScaleTable:
+    """The projection's scale k against latitude over the scenario area (a conic's scale depends
+    on latitude only, with one minimum), to bound its change along a track not known in advance.
+    """
+
+    lat: np.ndarray  # (L,) degrees, ascending, every 0.01 degree or finer
+    k: np.ndarray  # (L,)
+    #: (L,) |dk / d(distance)| along a meridian, per metre: the most along any path
+    dk_dm: np.ndarray
+
+    @classmethod
+    def build(cls, projection: Projection, lat_lo: float, lat_hi: float) -> ScaleTable:
+        n = max(3, math.ceil((lat_hi - lat_lo) / 0.01) + 1)
+        lat = np.linspace(lat_lo, lat_hi, n)
+        k = projection.scale_factor(np.zeros(n), lat)
+        return cls(lat, k, np.abs(np.gradient(k, lat)) / _M_PER_DEG_LAT_MIN)
+
+    def pieces(self, lat0: np.ndarray, lat1: np.ndarray, length_m: np.ndarray) -> np.ndarray:
+        """Equal parts a straight flight of ``length_m`` between latitudes ``lat0`` and ``lat1``
+        needs so that k changes by at most :data:`MAX_LEG_SCALE_SPREAD` along each (int, >= 1).
+
+        k over the flight lies within its values on the latitude range it spans (widened by how
+        far a geodesic of that length can bulge past its ends); if that range is within the bound,
+        one part; else as many as the largest rate of change there times the length needs.
+        """
+        # a geodesic's latitude leaves its ends' range by at most about L^2 tan(lat) / (8 R^2)
+        # (R the earth's radius); doubled, and 0.01 degree more, for the ellipsoid and the ends
+        tan = np.tan(np.radians(np.minimum(np.maximum(np.abs(lat0), np.abs(lat1)), 89.0)))
+        bulge = np.degrees((length_m / 6.371e6) ** 2 / 4 * tan) + 0.01
+        lo = np.clip(np.minimum(lat0, lat1) - bulge, self.lat[0], self.lat[-1])
+        hi = np.clip(np.maximum(lat0, lat1) + bulge, self.lat[0], self.lat[-1])
+        k_lo, k_hi = np.interp(lo, self.lat, self.k), np.interp(hi, self.lat, self.k)
+        i_min = int(np.argmin(self.k))
+        inside = (lo <= self.lat[i_min]) & (self.lat[i_min] <= hi)
+        k_min = np.where(inside, self.k[i_min], np.minimum(k_lo, k_hi))
+        spread = np.maximum(k_lo, k_hi) / k_min - 1.0
+        # |dk/ds| grows away from the minimum, so its largest value on the range is at an end
+        rate = np.maximum(np.interp(lo, self.lat, self.dk_dm), np.interp(hi, self.lat, self.dk_dm))
+        parts = np.ceil(rate * length_m / MAX_LEG_SCALE_SPREAD)
+        return np.where(spread <= MAX_LEG_SCALE_SPREAD, 1, np.maximum(parts, 1)).astype(np.int64)
+
+
+def leg_pieces(projection: Projection, xy0: np.ndarray, xy1: np.ndarray) -> np.ndarray:
+    """How many geodesic sub-legs each straight leg ``xy0 -> xy1`` (each (L, 2), metres) needs so
+    that the projection's scale changes by at most :data:`MAX_LEG_SCALE_SPREAD` along each.
+
+    The leg is split into equal parts at points on its geodesic; the count grows until every
+    part, sampled at :data:`_LEG_SAMPLES` points, passes.
+    """
+    xy0 = np.asarray(xy0, float).reshape(-1, 2)
+    xy1 = np.asarray(xy1, float).reshape(-1, 2)
+    f = np.linspace(0.0, 1.0, _LEG_SAMPLES)
+    out = np.ones(len(xy0), np.int64)
+    lon0, lat0 = projection.inverse(xy0[:, 0], xy0[:, 1])
+    lon1, lat1 = projection.inverse(xy1[:, 0], xy1[:, 1])
+    az = geodesic_azimuth_deg(lon0, lat0, lon1, lat1)
+    length = geodesic_distance_m(lon0, lat0, lon1, lat1)
+    for i in range(len(xy0)):
+        m = 1
+        while True:
+            # each part's samples: geodesic points for m > 1 (where the parts' ends will be),
+            # the straight leg itself for m = 1
+            s = (np.arange(m)[:, None] + f[None, :]) / m
+            if m == 1:
+                x = xy0[i, 0] + s * (xy1[i, 0] - xy0[i, 0])
+                y = xy0[i, 1] + s * (xy1[i, 1] - xy0[i, 1])
+                lon, lat = projection.inverse(x, y)
+            else:
+                lon, lat = geodesic_points(
+                    lon0[i], lat0[i], azimuth_deg=az[i], distance_m=s * length[i]
+                )
+            k = projection.scale_factor(lon, lat)
+            if np.all(k.max(axis=1) / k.min(axis=1) - 1.0 <= MAX_LEG_SCALE_SPREAD) or m >= 4096:
+                break
+            m += max(1, m // 4)
+        out[i] = m
+    return out
 
 
 def build_world(scenario: Scenario) -> World:
@@ -210,13 +324,17 @@ def build_world(scenario: Scenario) -> World:
         rx, ry = projection.forward(
             np.array([p.lon for p in w.route]), np.array([p.lat for p in w.route])
         )
+        launch_xy = xy(w.launch.lon, w.launch.lat)
+        route_xy = np.column_stack([rx, ry])
+        legs_xy = np.vstack([launch_xy[None, :], route_xy])
         waves.append(
             WaveArrays(
                 name=w.name,
                 type=w.type,
                 count=w.count,
-                launch_xy=xy(w.launch.lon, w.launch.lat),
-                route_xy=np.column_stack([rx, ry]),
+                launch_xy=launch_xy,
+                route_xy=route_xy,
+                leg_pieces=leg_pieces(projection, legs_xy[:-1], legs_xy[1:]),
                 window_s=w.launch_window_s,
                 spread_m=w.route_spread_km * 1000.0,
                 speed_mps=(w.speed_kmh if w.speed_kmh is not None else dtype.speed_kmh) * KMH,
@@ -294,4 +412,8 @@ def build_world(scenario: Scenario) -> World:
         defender_names=tuple(d.name for d in (*batteries, *airbases)),
         roe_inner_within=inner is not None
         and bool(shapely.contains_properly(territory.polygon, inner.polygon)),
+        scale_table=ScaleTable.build(
+            projection,
+            *_widened_latitudes(scenario, float(pts[:, 1].min()), float(pts[:, 1].max())),
+        ),
     )

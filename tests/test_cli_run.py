@@ -49,3 +49,16 @@ def test_unknown_engine_is_a_usage_error(tmp_path: Path) -> None:
     proc, _ = _run(tmp_path, "-n", "2", "--engine", "warp")
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
+
+
+def test_one_replication_shows_no_interval(tmp_path: Path) -> None:
+    """One replication observes no spread; the table must not print [mean, mean] as if it were a
+    95 % interval (summary.json keeps the contract's shape)."""
+    proc, out = _run(tmp_path, "-n", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "one replication: no interval" in proc.stdout
+    s = json.loads((out / "summary.json").read_text())
+    m = s["metrics"]["defender_cost_usd"]
+    assert m["ci95"] == [m["mean"], m["mean"]]
+    proc, _ = _run(tmp_path, "-n", "3")
+    assert "no interval" not in proc.stdout

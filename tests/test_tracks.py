@@ -473,7 +473,9 @@ def test_ew_divert_probability_one_diverts_every_drone():
         divert_deg=(lo, hi),
         endurance_km=endurance_km,
         speed_kmh=speed_kmh,
-        margin_km=600.0,
+        # room for 370 km of diversion 20-70 degrees off a westward route from 52.2 N (at most
+        # 3.1 degrees of latitude), inside the 15-degree area the projection's bound allows
+        margin_km=250.0,
     )
     d = run(scen, replications=1, seed=29).drones
     assert not (d["fate"] == "leaked").any()
@@ -547,3 +549,121 @@ def test_drone_launched_inside_does_not_cross_the_border():
     assert res.drones["border_cross_s"].isna().all()
     assert res.summary["metrics"]["drones_crossed_border"]["mean"] == 0
     assert (res.drones["fate"] == "leaked").all()
+
+
+# ------------------------------------------------- long legs and diversions in a large area
+
+
+def _large_area_raid(seed: int) -> tuple[object, object]:
+    """A raid from the Baltic to the Carpathians (57.5 N to 46.8 N along 19.5 E, spread 10 km),
+    half the drones turned by 30-80 degrees by a jamming area on the way: an area of about 12.5
+    degrees of latitude with the margin, where the projection's scale varies by 0.4 % and would
+    put a drone flown at a constant speed in the plane up to that far from where the geodesic
+    puts it."""
+    from sim.world import build_world
+
+    scen = sf.ew_raid(
+        count=40,
+        divert_probability=0.5,
+        divert_deg=(30.0, 80.0),
+        centre=(55.0, 19.5),
+        radius_km=30.0,
+        launch=(57.5, 19.5),
+        route=[(51.5, 19.0), (46.8, 19.5)],
+        route_spread_km=10.0,
+        launch_time_min=(0.0, 60.0),
+        endurance_km=900.0,
+        duration_h=12.0,
+        sensors=[],
+    )
+    from sim.tracks import build_tracks
+
+    world = build_world(scen)
+    return world, build_tracks(world, np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_every_piece_of_track_is_flown_at_speed_along_its_geodesic(seed: int) -> None:
+    """Spec: distances and times within 0.5 % of the WGS84 geodesic values. Checked where it is
+    hardest, on long legs and long diversions in a large area: every straight piece of every
+    track, between its breakpoints, is as long as the drone flies in its time (geodesic length /
+    duration = speed), and the drone is at the piece's geodesic midpoint at its middle time, both
+    within the 0.1 % the tracks are built to (``MAX_LEG_SCALE_SPREAD``)."""
+    world, tr = _large_area_raid(seed)
+    assert tr.diverted.any()
+    assert not tr.diverted.all()
+    for i in range(tr.n):
+        s, e = tr.offsets[i], tr.offsets[i + 1]
+        t, x, y = tr.bt[s:e], tr.bx[s:e], tr.by[s:e]
+        lon, lat = world.projection.inverse(x, y)
+        dur = np.diff(t)
+        az, _, length = GEOD.inv(lon[:-1], lat[:-1], lon[1:], lat[1:])
+        ok = dur > 1.0
+        np.testing.assert_allclose(length[ok] / dur[ok], tr.speed_mps[i], rtol=1e-3)
+        mid_lon, mid_lat = world.projection.inverse((x[:-1] + x[1:]) / 2, (y[:-1] + y[1:]) / 2)
+        glon, glat, _ = GEOD.fwd(lon[:-1], lat[:-1], az, length / 2)
+        off = GEOD.inv(mid_lon, mid_lat, glon, glat)[2]
+        assert np.all(off[ok] <= 1e-3 * length[ok] / 2 + 1.0), (i, off.max())
+
+
+def test_whole_track_length_is_speed_times_flight_time_in_a_large_area() -> None:
+    """The same, summed: a diverted drone that crashes at its endurance has flown
+    ``endurance_km`` along geodesics (0.1 %), however far from the projection's standard
+    parallels it went."""
+    world, tr = _large_area_raid(5)
+    from sim.tracks import END_CRASHED
+
+    crashed = np.flatnonzero(tr.diverted & (tr.end_reason == END_CRASHED))
+    assert crashed.size
+    for i in crashed:
+        s, e = tr.offsets[i], tr.offsets[i + 1]
+        lon, lat = world.projection.inverse(tr.bx[s:e], tr.by[s:e])
+        flown = GEOD.inv(lon[:-1], lat[:-1], lon[1:], lat[1:])[2].sum()
+        assert flown == pytest.approx(900e3, rel=1e-3)
+
+
+def test_an_area_too_large_once_widened_by_the_margin_is_refused() -> None:
+    """The scenario area is the positions' box widened by ``margin_km``, and drones fly anywhere
+    in it; the 0.5 % bound must hold there, so a margin that takes the area past it is refused
+    (with what to change), not flown with larger errors."""
+    from sim.errors import GeographyError
+    from sim.world import build_world
+
+    ok = sf.build(count=1, margin_km=300.0)
+    build_world(ok)
+    with pytest.raises(GeographyError, match="margin_km 1500"):
+        build_world(sf.build(count=1, margin_km=1500.0))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    lat0=st.floats(47.0, 57.0),
+    lon0=st.floats(15.0, 25.0),
+    azimuth=st.floats(0.0, 360.0),
+    length_km=st.floats(1.0, 1200.0),
+)
+def test_scale_table_parts_keep_the_scale_within_bound(
+    lat0: float, lon0: float, azimuth: float, length_km: float
+) -> None:
+    """Oracle for ``ScaleTable.pieces``, which splits diversions (flights not known in advance)
+    without sampling them: along each of the parts it asks for, the projection's scale, sampled
+    densely on the geodesic, changes by at most ``MAX_LEG_SCALE_SPREAD``."""
+    from sim.world import MAX_LEG_SCALE_SPREAD, build_world
+
+    world = build_world(sf.build(count=1, launch=(57.0, 19.5), route=[(47.0, 19.5)]))
+    table = world.scale_table
+    length = length_km * 1000.0
+    _, lat1, _ = GEOD.fwd(lon0, lat0, azimuth, length)
+    if not table.lat[0] <= lat1 <= table.lat[-1]:
+        return  # leaves the scenario area (the flight would end there as exited)
+    m = int(table.pieces(np.array([lat0]), np.array([lat1]), np.array([length]))[0])
+    s = np.linspace(0.0, length, 64 * m + 1)
+    lon, lat, _ = GEOD.fwd(
+        np.full(s.size, lon0), np.full(s.size, lat0), np.full(s.size, azimuth), s
+    )
+    k = world.projection.scale_factor(lon, lat).reshape(-1)
+    spreads = [
+        k[64 * part : 64 * (part + 1) + 1].max() / k[64 * part : 64 * (part + 1) + 1].min() - 1
+        for part in range(m)
+    ]
+    assert max(spreads) <= MAX_LEG_SCALE_SPREAD * (1 + 1e-6), (m, spreads)
