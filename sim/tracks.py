@@ -419,8 +419,7 @@ def _diverted_legs(
     az = geodesic_azimuth_deg(lon0, lat0, lon_a, lat_a)
     length = speed * (t1 - t0)
     lon1, lat1 = geodesic_points(lon0, lat0, azimuth_deg=az, distance_m=length)
-    table = world.scale_table
-    m = np.ones(drone.size, np.int64) if table is None else table.pieces(lat0, lat1, length)
+    m = world.scale_table.pieces(lat0, lat1, length)
     # breakpoints: drone i's q-th of m[i] + 1, q = 0 .. m[i]; the first is where it was turned,
     # the last where its flight ends, those between on the geodesic
     first = np.cumsum(m + 1) - (m + 1)

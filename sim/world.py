@@ -17,9 +17,7 @@ from sim.errors import GeographyError
 from sim.geo import (
     Projection,
     Territory,
-    geodesic_azimuth_deg,
     geodesic_distance_m,
-    geodesic_points,
     load_polygon_file,
     load_territory,
     point_test,
@@ -36,8 +34,6 @@ MAX_SCALE_ERROR = 0.005
 #: positions and times within it drift from the geodesic ones by up to that change (the piece's
 #: ends are exact); a leg over which the scale changes more is flown as geodesic sub-legs.
 MAX_LEG_SCALE_SPREAD = 1e-3
-#: Points at which the scale is sampled along a leg.
-_LEG_SAMPLES = 17
 #: Metres per degree of latitude, the least anywhere (at the equator): widening by a margin with
 #: it covers at least the margin.
 _M_PER_DEG_LAT_MIN = 110_574.0
@@ -128,12 +124,12 @@ class World:
     base_y: np.ndarray
     weapon_names: tuple[str, ...]
     defender_names: tuple[str, ...]
+    #: The projection's scale against latitude over the scenario area: how many geodesic
+    #: sub-legs a straight flight needs (:meth:`ScaleTable.pieces`).
+    scale_table: ScaleTable
     #: ``roe_inner`` lies in the territory's interior (exact predicate): a point not strictly
     #: inside the territory is not in it either, so its test can be skipped for such points.
     roe_inner_within: bool = False
-    #: The projection's scale against latitude over the scenario area (for the pieces of tracks
-    #: not known in advance, such as diversions).
-    scale_table: ScaleTable | None = None
 
     @property
     def n_drones(self) -> int:
@@ -255,43 +251,6 @@ class ScaleTable:
         return np.where(spread <= MAX_LEG_SCALE_SPREAD, 1, np.maximum(parts, 1)).astype(np.int64)
 
 
-def leg_pieces(projection: Projection, xy0: np.ndarray, xy1: np.ndarray) -> np.ndarray:
-    """How many geodesic sub-legs each straight leg ``xy0 -> xy1`` (each (L, 2), metres) needs so
-    that the projection's scale changes by at most :data:`MAX_LEG_SCALE_SPREAD` along each.
-
-    The leg is split into equal parts at points on its geodesic; the count grows until every
-    part, sampled at :data:`_LEG_SAMPLES` points, passes.
-    """
-    xy0 = np.asarray(xy0, float).reshape(-1, 2)
-    xy1 = np.asarray(xy1, float).reshape(-1, 2)
-    f = np.linspace(0.0, 1.0, _LEG_SAMPLES)
-    out = np.ones(len(xy0), np.int64)
-    lon0, lat0 = projection.inverse(xy0[:, 0], xy0[:, 1])
-    lon1, lat1 = projection.inverse(xy1[:, 0], xy1[:, 1])
-    az = geodesic_azimuth_deg(lon0, lat0, lon1, lat1)
-    length = geodesic_distance_m(lon0, lat0, lon1, lat1)
-    for i in range(len(xy0)):
-        m = 1
-        while True:
-            # each part's samples: geodesic points for m > 1 (where the parts' ends will be),
-            # the straight leg itself for m = 1
-            s = (np.arange(m)[:, None] + f[None, :]) / m
-            if m == 1:
-                x = xy0[i, 0] + s * (xy1[i, 0] - xy0[i, 0])
-                y = xy0[i, 1] + s * (xy1[i, 1] - xy0[i, 1])
-                lon, lat = projection.inverse(x, y)
-            else:
-                lon, lat = geodesic_points(
-                    lon0[i], lat0[i], azimuth_deg=az[i], distance_m=s * length[i]
-                )
-            k = projection.scale_factor(lon, lat)
-            if np.all(k.max(axis=1) / k.min(axis=1) - 1.0 <= MAX_LEG_SCALE_SPREAD) or m >= 4096:
-                break
-            m += max(1, m // 4)
-        out[i] = m
-    return out
-
-
 def build_world(scenario: Scenario) -> World:
     """Project a validated scenario into the plane and lay it out as arrays.
 
@@ -318,23 +277,26 @@ def build_world(scenario: Scenario) -> World:
         x, y = projection.forward(np.array([lon]), np.array([lat]))
         return np.array([x[0], y[0]])
 
+    table = ScaleTable.build(
+        projection, *_widened_latitudes(scenario, float(pts[:, 1].min()), float(pts[:, 1].max()))
+    )
     waves = []
     for w in scenario.waves:
         dtype = scenario.drone_types[w.type]
         rx, ry = projection.forward(
             np.array([p.lon for p in w.route]), np.array([p.lat for p in w.route])
         )
-        launch_xy = xy(w.launch.lon, w.launch.lat)
-        route_xy = np.column_stack([rx, ry])
-        legs_xy = np.vstack([launch_xy[None, :], route_xy])
+        lon = np.array([w.launch.lon, *(p.lon for p in w.route)])
+        lat = np.array([w.launch.lat, *(p.lat for p in w.route)])
+        length = geodesic_distance_m(lon[:-1], lat[:-1], lon[1:], lat[1:])
         waves.append(
             WaveArrays(
                 name=w.name,
                 type=w.type,
                 count=w.count,
-                launch_xy=launch_xy,
-                route_xy=route_xy,
-                leg_pieces=leg_pieces(projection, legs_xy[:-1], legs_xy[1:]),
+                launch_xy=xy(w.launch.lon, w.launch.lat),
+                route_xy=np.column_stack([rx, ry]),
+                leg_pieces=table.pieces(lat[:-1], lat[1:], length),
                 window_s=w.launch_window_s,
                 spread_m=w.route_spread_km * 1000.0,
                 speed_mps=(w.speed_kmh if w.speed_kmh is not None else dtype.speed_kmh) * KMH,
@@ -410,10 +372,7 @@ def build_world(scenario: Scenario) -> World:
         base_y=np.asarray(fy, float),
         weapon_names=tuple(sorted(scenario.weapons)),
         defender_names=tuple(d.name for d in (*batteries, *airbases)),
+        scale_table=table,
         roe_inner_within=inner is not None
         and bool(shapely.contains_properly(territory.polygon, inner.polygon)),
-        scale_table=ScaleTable.build(
-            projection,
-            *_widened_latitudes(scenario, float(pts[:, 1].min()), float(pts[:, 1].max())),
-        ),
     )
