@@ -94,7 +94,8 @@ def run_cmd(
         ),
     ] = "des",
     workers: Annotated[
-        int | None, typer.Option("--workers", "-w", help="Processes (default: every core).")
+        int | None,
+        typer.Option("--workers", "-w", min=1, help="Processes (default: every core)."),
     ] = None,
     fmt: Annotated[
         str, typer.Option("--format", help="Table format: csv, parquet or both.")

@@ -19,6 +19,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sim._paths import current_umask
 from sim.csvtable import write_csv
 from sim.errors import IncursionError
 
@@ -36,12 +37,6 @@ def package_version() -> str:
         return version("incursion")
     except PackageNotFoundError:
         return "0+unknown"
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def write_run_folder(
@@ -96,7 +91,7 @@ def write_run_folder(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         # mkdtemp makes the folder private (0700); the run folder gets the usual permissions.
-        tmp.chmod(0o777 & ~_umask())
+        tmp.chmod(0o777 & ~current_umask())
         summary = dict(result.summary)
         summary["package_version"] = package_version()
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")

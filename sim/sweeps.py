@@ -91,6 +91,7 @@ import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from sim import designs
+from sim._paths import current_umask
 from sim.errors import IncursionError, LimitError, Problem, ScenarioError
 from sim.scenario import MAX_REPLICATIONS, Bool, Int, Scenario
 
@@ -1040,6 +1041,9 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    # mkstemp makes the file private (0600); the sweep's files get the usual permissions, as a
+    # run folder's do
+    os.chmod(tmp, 0o666 & ~current_umask())
     try:
         write(Path(tmp))
         os.replace(tmp, path)

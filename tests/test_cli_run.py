@@ -62,3 +62,12 @@ def test_one_replication_shows_no_interval(tmp_path: Path) -> None:
     assert m["ci95"] == [m["mean"], m["mean"]]
     proc, _ = _run(tmp_path, "-n", "3")
     assert "no interval" not in proc.stdout
+
+
+def test_workers_below_one_is_a_usage_error(tmp_path: Path) -> None:
+    """--workers 0 used to run on one process without a word; like sweep's, it is refused."""
+    for bad in ("0", "-3"):
+        proc, out = _run(tmp_path, "-n", "2", "--workers", bad)
+        assert proc.returncode == 2, (bad, proc.stderr)
+        assert "Traceback" not in proc.stderr
+        assert not out.exists()

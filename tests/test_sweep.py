@@ -183,6 +183,13 @@ def test_pk1_grid_is_exact(folder: Path) -> None:
     sens = pd.read_csv(out / "sensitivity.csv")
     assert list(sens.columns) == ["parameter", "first_order", "method"]
     assert len(list((out / "points").glob("point-*.json"))) == 6
+    # written through temporary files, which are private (0600): the sweep's files get the
+    # usual permissions, as a run folder's do
+    mask = os.umask(0)
+    os.umask(mask)
+    for f in [*out.iterdir(), *(out / "points").iterdir()]:
+        if f.is_file():
+            assert f.stat().st_mode & 0o777 == 0o666 & ~mask, f.name
 
 
 def test_common_random_numbers(folder: Path) -> None:
