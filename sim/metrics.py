@@ -754,9 +754,8 @@ class RunningMoments:
     BLOCK = 256
 
     def __init__(self) -> None:
-        self.n: dict[str, float] = {}
-        self.total: dict[str, float] = {}
-        self.m2: dict[str, float] = {}
+        #: per key: count, sum and sum of squared deviations of the blocks folded so far
+        self._state: dict[str, tuple[float, float, float]] = {}
         self._held: dict[str, np.ndarray] = {}
 
     def add_groups(self, o: Outcomes) -> None:
@@ -773,28 +772,17 @@ class RunningMoments:
             x = np.concatenate([held, x])
         full = x.size - x.size % self.BLOCK
         for lo in range(0, full, self.BLOCK):
-            _fold(self.n, self.total, self.m2, key, x[lo : lo + self.BLOCK])
+            self._state[key] = _fold(self._state.get(key), x[lo : lo + self.BLOCK])
         self._held[key] = x[full:]
 
-    def mean(self, key: str) -> float:
-        """Mean of every value added under ``key``."""
-        n, total, _ = self._moments(key)
-        return total / n
-
-    def _moments(self, key: str) -> tuple[float, float, float]:
-        """Count, sum and sum of squared deviations, the values still held included."""
-        n, total, m2 = {}, {}, {}
-        if key in self.n:
-            n[key], total[key], m2[key] = self.n[key], self.total[key], self.m2[key]
+    def entry(self, key: str) -> dict[str, Any]:
+        state = self._state.get(key)
         held = self._held.get(key)
         if held is not None and held.size:
-            _fold(n, total, m2, key, held)
-        return n.get(key, 0.0), total.get(key, 0.0), m2.get(key, 0.0)
-
-    def entry(self, key: str) -> dict[str, Any]:
-        n, total, m2 = self._moments(key)
-        if n == 0:
+            state = _fold(state, held)
+        if state is None:
             return {"mean": None, "ci95": [None, None]}
+        n, total, m2 = state
         mean = total / n
         if n == 1 or m2 <= 1e-12 * max(1.0, mean * mean) * n:
             return {"mean": mean, "ci95": [mean, mean]}
@@ -802,20 +790,17 @@ class RunningMoments:
         return {"mean": mean, "ci95": [max(mean - half, 0.0), mean + half]}
 
 
-def _fold(
-    n: dict[str, float], total: dict[str, float], m2: dict[str, float], key: str, x: np.ndarray
-) -> None:
-    """Add the values ``x`` (finite, at least one) to running moments (Chan et al.)."""
+def _fold(state: tuple[float, float, float] | None, x: np.ndarray) -> tuple[float, float, float]:
+    """Count, sum and sum of squared deviations after adding the values ``x`` (finite, at least
+    one) to ``state`` (Chan, Golub and LeVeque's pairwise update; None: nothing yet)."""
     nb, sb = float(x.size), float(x.sum())
     m2b = float(((x - sb / nb) ** 2).sum())
-    na = n.get(key, 0.0)
-    if na == 0:
-        n[key], total[key], m2[key] = nb, sb, m2b
-        return
-    delta = sb / nb - total[key] / na
-    n[key] = na + nb
-    total[key] += sb
-    m2[key] += m2b + delta * delta * na * nb / n[key]
+    if state is None:
+        return nb, sb, m2b
+    na, sa, m2a = state
+    delta = sb / nb - sa / na
+    n = na + nb
+    return n, sa + sb, m2a + m2b + delta * delta * na * nb / n
 
 
 class GroupMoments(Protocol):
