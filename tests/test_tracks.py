@@ -18,9 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scenario_factory import GEOD, KMH, REL, along, geodesic_m
 
+from sim.errors import GeographyError
 from sim.geo import load_territory
 from sim.intervals import circle_windows, merge_intervals
 from sim.runner import run
+from sim.tracks import END_CRASHED, Tracks, build_tracks
+from sim.world import MAX_LEG_SCALE_SPREAD, World, build_world
 
 # --------------------------------------------------------------------------------------- helpers
 
@@ -554,14 +557,12 @@ def test_drone_launched_inside_does_not_cross_the_border():
 # ------------------------------------------------- long legs and diversions in a large area
 
 
-def _large_area_raid(seed: int) -> tuple[object, object]:
+def _large_area_raid(seed: int) -> tuple[World, Tracks]:
     """A raid from the Baltic to the Carpathians (57.5 N to 46.8 N along 19.5 E, spread 10 km),
     half the drones turned by 30-80 degrees by a jamming area on the way: an area of about 12.5
     degrees of latitude with the margin, where the projection's scale varies by 0.4 % and would
     put a drone flown at a constant speed in the plane up to that far from where the geodesic
     puts it."""
-    from sim.world import build_world
-
     scen = sf.ew_raid(
         count=40,
         divert_probability=0.5,
@@ -576,8 +577,6 @@ def _large_area_raid(seed: int) -> tuple[object, object]:
         duration_h=12.0,
         sensors=[],
     )
-    from sim.tracks import build_tracks
-
     world = build_world(scen)
     return world, build_tracks(world, np.random.default_rng(seed))
 
@@ -611,8 +610,6 @@ def test_whole_track_length_is_speed_times_flight_time_in_a_large_area() -> None
     ``endurance_km`` along geodesics (0.1 %), however far from the projection's standard
     parallels it went."""
     world, tr = _large_area_raid(5)
-    from sim.tracks import END_CRASHED
-
     crashed = np.flatnonzero(tr.diverted & (tr.end_reason == END_CRASHED))
     assert crashed.size
     for i in crashed:
@@ -626,9 +623,6 @@ def test_an_area_too_large_once_widened_by_the_margin_is_refused() -> None:
     """The scenario area is the positions' box widened by ``margin_km``, and drones fly anywhere
     in it; the 0.5 % bound must hold there, so a margin that takes the area past it is refused
     (with what to change), not flown with larger errors."""
-    from sim.errors import GeographyError
-    from sim.world import build_world
-
     ok = sf.build(count=1, margin_km=300.0)
     build_world(ok)
     with pytest.raises(GeographyError, match="margin_km 1500"):
@@ -648,8 +642,6 @@ def test_scale_table_parts_keep_the_scale_within_bound(
     """Oracle for ``ScaleTable.pieces``, which splits diversions (flights not known in advance)
     without sampling them: along each of the parts it asks for, the projection's scale, sampled
     densely on the geodesic, changes by at most ``MAX_LEG_SCALE_SPREAD``."""
-    from sim.world import MAX_LEG_SCALE_SPREAD, build_world
-
     world = build_world(sf.build(count=1, launch=(57.0, 19.5), route=[(47.0, 19.5)]))
     table = world.scale_table
     length = length_km * 1000.0
