@@ -12,7 +12,8 @@ Semantics (see also the README):
   by the doctrine's policy: ``cheapest`` (lowest expected cost of the engagement: the shot, plus
   the sortie's flight hours for a scramble), ``nearest`` (shortest ground distance now) or
   ``layered`` (the defender able to strike first, i.e. the outermost layer). A defender engages a
-  given drone at most once; if its engagement ends without a kill the drone is re-assigned.
+  given drone at most once; if its engagement ends without a kill the drone is re-assigned, once
+  C2 can know it survived: ``assessment_s`` after the last impact, if there was one.
   A drone no defender could take waits: C2 looks at it again when a defender that could serve it
   becomes more available, and at every C2 cycle (every ``C2_CYCLE_S`` on the minute) against
   the airbases with an aircraft to offer, whose reach changes with time alone.
@@ -326,6 +327,7 @@ class Simulation:
         doc = self.doctrine
         ready = env.now + unit.reaction_s
         shots = 0  # C2 committed the battery to this drone when it assigned it
+        last_impact = -math.inf
         req = None
         try:
             while self.alive(d) and shots < doc.max_shots_per_target:
@@ -357,6 +359,7 @@ class Simulation:
                 yield env.timeout(plan.impact - env.now)
                 shots += n_fire
                 self._shots(b, unit.weapon, unit.weapon_index, d, fire_t, n_fire)
+                last_impact = env.now
                 if not self.alive(d):
                     break
                 ready = env.now + doc.assessment_s
@@ -366,7 +369,7 @@ class Simulation:
             unit.committed -= 1
             if req is not None:
                 unit.channels.release(req)
-        self._engagement_over(d, b)
+        self._engagement_over(d, b, known_at=last_impact + doc.assessment_s)
 
     def _reload(self, unit: _BatteryUnit) -> Generator[simpy.Event, Any, None]:
         assert unit.reload_s is not None
@@ -536,6 +539,7 @@ class Simulation:
         shots = 0
         ready = env.now
         acquired = False
+        last_impact = -math.inf
         try:
             while self.alive(d) and shots < doc.max_shots_per_target:
                 plan = self._fighter_plan(unit, ac, d, ready, ac.x, ac.y, ac.wheels_up)
@@ -567,11 +571,14 @@ class Simulation:
                 ac.x, ac.y = self._pos(d, env.now)
                 shots += n_fire
                 self._shots(unit.index, w, self.weapon_index[wname], d, fire_t, n_fire)
+                last_impact = env.now
                 if not self.alive(d):
                     break
                 ready = env.now + doc.assessment_s
         finally:
-            self._engagement_over(d, unit.index, reassign=False)
+            self._engagement_over(
+                d, unit.index, reassign=False, known_at=last_impact + doc.assessment_s
+            )
 
     # ------------------------------------------------------------------ command and control
     def _radar_picture(self) -> Generator[simpy.Event, Any, None]:
@@ -796,15 +803,30 @@ class Simulation:
                     if not unit.has_available():
                         on_call.discard(unit.index)
 
-    def _engagement_over(self, d: int, defender: int, *, reassign: bool = True) -> None:
+    def _engagement_over(
+        self, d: int, defender: int, *, reassign: bool = True, known_at: float = -math.inf
+    ) -> None:
+        """``defender`` is done with drone ``d``, which goes back to C2 if it is still flying,
+        at ``known_at`` if that is later (when C2 can know that the last shot missed)."""
         eng = self.engaged.get(d)
         if eng is not None:
             eng.discard(defender)
         if self.alive(d):
-            self._wait(d)
-            self._wake_c2()
+            if known_at > self.env.now:
+                self.env.process(self._back_to_c2(d, known_at))
+            else:
+                self._wait(d)
+                self._wake_c2()
         # Also after a kill: the round or channel it freed may serve a waiting drone.
         if reassign and self.pending:
+            self._assign()
+
+    def _back_to_c2(self, d: int, at: float) -> Generator[simpy.Event, Any, None]:
+        """Drone ``d`` survived its last shot; C2 learns it at ``at`` and looks at it again."""
+        yield self.env.timeout(at - self.env.now)
+        if self.alive(d):
+            self._wait(d)
+            self._wake_c2()
             self._assign()
 
     # ------------------------------------------------------------------ run

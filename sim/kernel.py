@@ -26,6 +26,11 @@ event loop, each from flat template arrays (tracks, windows and cover computed o
   event.
 - Aircraft go on station, return when out of weapons or fuel, land (the sortie is charged per
   flight hour), turn around and are ready again, as events.
+- A drone that survived an engagement goes back to C2 at its end, or, if it was shot at,
+  ``assessment_s`` after the last impact (an event): C2 cannot know sooner that it survived.
+- Battery engagements woken at one instant resume in the order SimPy would resume them: the
+  order they were scheduled in, and for those waiting for a reload, the order they began to
+  wait.
 - Events at the same instant go in a fixed order; a detection and a C2 cycle, which meet often
   (scans every ``scan_s``, cycles every 60 s), go in the order SimPy scheduled them.
 
@@ -446,6 +451,8 @@ def run_chunk(tp, sc, stream_key, cluster_first, first_rep, reps, out_fate, out_
     eng_nfire = np.empty(n, np.int64)
     eng_fire_t = np.empty(n)
     eng_chan = np.empty(n, np.bool_)
+    eng_seq = np.empty(n, np.int64)
+    back_at = np.empty(n)
     barred = np.zeros((n, max(nb, 1)), np.bool_)
     haswin = np.zeros((n, max(nb, 1)), np.bool_)
     lost = np.empty((n, max(n_ac, 1)), np.int64)
@@ -468,6 +475,7 @@ def run_chunk(tp, sc, stream_key, cluster_first, first_rep, reps, out_fate, out_
     ac_t = np.empty(max(n_ac, 1))
     ac_ev = np.empty(max(n_ac, 1), np.int64)
     ac_d = np.empty(max(n_ac, 1), np.int64)
+    ac_back = np.empty(max(n_ac, 1))
     rounds = np.empty((max(n_ac, 1), max(n_slots, 1)), np.int64)
     oncall = np.zeros(max(na, 1), np.bool_)
     only_mask = np.zeros(max(nb + na, 1), np.bool_)
@@ -477,9 +485,10 @@ def run_chunk(tp, sc, stream_key, cluster_first, first_rep, reps, out_fate, out_
         out_detect, out_launch, out_tid, out_kill_def, out_shots_at, shots, n_shots, sorties,
         n_sorties, state, tid, tid_next, tid_after, shift, end, alt, detect, killed, kill_def,
         shots_at, in_pending, plist, snapshot, tried, checked_k, checked_t, eng_wake, eng_bat,
-        eng_state, eng_ready, eng_shots, eng_nfire, eng_fire_t, eng_chan, barred, haswin, lost,
-        ac_epoch, last_allowed, order, last_freed, committed, mag, ch_used, reload_at, chq, chq_h,
-        chq_t, ac_state, ac_x, ac_y, ac_up, ac_t, ac_ev, ac_d, rounds, oncall, only_mask, cnt,
+        eng_state, eng_ready, eng_shots, eng_nfire, eng_fire_t, eng_chan, eng_seq, back_at, barred,
+        haswin, lost, ac_epoch, last_allowed, order, last_freed, committed, mag, ch_used, reload_at,
+        chq, chq_h, chq_t, ac_state, ac_x, ac_y, ac_up, ac_t, ac_ev, ac_d, ac_back, rounds, oncall,
+        only_mask, cnt,
     )  # fmt: skip
 
 
@@ -489,9 +498,10 @@ def _run_chunk_core(
     out_detect, out_launch, out_tid, out_kill_def, out_shots_at, shots, n_shots, sorties,
     n_sorties, state, tid, tid_next, tid_after, shift, end, alt, detect, killed, kill_def,
     shots_at, in_pending, plist, snapshot, tried, checked_k, checked_t, eng_wake, eng_bat,
-    eng_state, eng_ready, eng_shots, eng_nfire, eng_fire_t, eng_chan, barred, haswin, lost,
-    ac_epoch, last_allowed, order, last_freed, committed, mag, ch_used, reload_at, chq, chq_h,
-    chq_t, ac_state, ac_x, ac_y, ac_up, ac_t, ac_ev, ac_d, rounds, oncall, only_mask, cnt,
+    eng_state, eng_ready, eng_shots, eng_nfire, eng_fire_t, eng_chan, eng_seq, back_at, barred,
+    haswin, lost, ac_epoch, last_allowed, order, last_freed, committed, mag, ch_used, reload_at,
+    chq, chq_h, chq_t, ac_state, ac_x, ac_y, ac_up, ac_t, ac_ev, ac_d, ac_back, rounds, oncall,
+    only_mask, cnt,
 ):  # fmt: skip
     """The replication loop of :func:`run_chunk`, on preallocated scratch arrays."""
     sc_bat_pk = sc.bat_pk
@@ -679,6 +689,11 @@ def _run_chunk_core(
         eng_wake[:] = math.inf
         eng_bat[:] = -1
         n_eng = 0  # battery engagements under way
+        # SimPy resumes processes woken at one instant in the order they were scheduled (those
+        # waiting for a reload: in the order they began to wait): eng_seq keeps that order
+        eseq = 0
+        back_at[:] = math.inf
+        n_back = 0  # drones whose last shot missed, back to C2 once that can be known
         eng_state[:] = _E_NONE
         eng_chan[:] = False
         last_freed[:] = -1
@@ -732,9 +747,18 @@ def _run_chunk_core(
             t_eng = math.inf
             if n_eng > 0:  # else every eng_wake is inf: most events of a night meet none
                 for i in range(n):
-                    if eng_wake[i] < t_eng:
+                    if eng_wake[i] < t_eng or (
+                        eng_wake[i] == t_eng and t_eng < math.inf and eng_seq[i] < eng_seq[i_eng]
+                    ):
                         t_eng = eng_wake[i]
                         i_eng = i
+            i_back = -1
+            t_back = math.inf
+            if n_back > 0:
+                for i in range(n):
+                    if back_at[i] < t_back:
+                        t_back = back_at[i]
+                        i_back = i
             b_rel = -1
             t_rel = math.inf
             for b in range(nb):
@@ -747,7 +771,7 @@ def _run_chunk_core(
                 if ac_ev[a] != _EV_NONE and ac_t[a] < t_ac:
                     t_ac = ac_t[a]
                     a_ev = a
-            now = min(t_det, t_eng, t_rel, t_ac, tick_t)
+            now = min(t_det, t_eng, t_rel, t_ac, t_back, tick_t)
             if now == math.inf:
                 break
             do_assign = False
@@ -812,6 +836,8 @@ def _run_chunk_core(
                     if fire > now + 1e-9:
                         eng_state[d] = _E_STEP
                         eng_wake[d] = fire
+                        eng_seq[d] = eseq
+                        eseq += 1
                         break
                     if not eng_chan[d]:
                         if ch_used[b] < sc_bat_channels[b]:
@@ -825,6 +851,8 @@ def _run_chunk_core(
                     if mag[b] == 0:
                         if reload_at[b] < math.inf:
                             eng_state[d] = _E_RELOAD
+                            eng_seq[d] = eseq  # resumed after the reload in this order
+                            eseq += 1
                         else:
                             finished = True
                         break
@@ -836,6 +864,8 @@ def _run_chunk_core(
                     eng_fire_t[d] = now
                     eng_state[d] = _E_IMPACT
                     eng_wake[d] = imp
+                    eng_seq[d] = eseq
+                    eseq += 1
                     break
                 if finished:
                     if mag[b] - committed[b] <= 0:
@@ -851,13 +881,17 @@ def _run_chunk_core(
                             ch_used[b] += 1
                             eng_state[d2] = _E_STEP
                             eng_wake[d2] = now
+                            eng_seq[d2] = eseq
+                            eseq += 1
                     eng_state[d] = _E_NONE
                     eng_bat[d] = -1
                     n_eng -= 1
                     if math.isnan(killed[d]) and now <= end[d]:
-                        tick_t, c2_idle, tick_new = _wait_for_c2(
-                            d, now, horizon, na, in_pending, plist, checked_k, cnt, c2_idle, tick_t,
-                            tick_new,
+                        # after a shot, eng_ready is its impact + assessment_s
+                        known = eng_ready[d] if eng_shots[d] > 0 else -math.inf
+                        tick_t, c2_idle, tick_new, n_back = _survived(
+                            d, known, now, horizon, na, back_at, n_back, in_pending, plist,
+                            checked_k, cnt, c2_idle, tick_t, tick_new,
                         )  # fmt: skip
                     if cnt[0] > 0:
                         assign_who = -1
@@ -886,9 +920,9 @@ def _run_chunk_core(
                     d = ac_d[a]
                     ac_d[a] = -1
                     if math.isnan(killed[d]) and now <= end[d]:
-                        tick_t, c2_idle, tick_new = _wait_for_c2(
-                            d, now, horizon, na, in_pending, plist, checked_k, cnt, c2_idle, tick_t,
-                            tick_new,
+                        tick_t, c2_idle, tick_new, n_back = _survived(
+                            d, ac_back[a], now, horizon, na, back_at, n_back, in_pending, plist,
+                            checked_k, cnt, c2_idle, tick_t, tick_new,
                         )  # fmt: skip
                     left = 0
                     for s in range(n_slots):
@@ -933,6 +967,18 @@ def _run_chunk_core(
                     _freed(nb + jb, last_freed, cnt)
                     call_assign = True
                 if call_assign:
+                    assign_who = -1
+                    do_assign = True
+            elif t_back == now and not tick_first:
+                # C2 learns that a drone survived its last shot, and looks at it again
+                d = i_back
+                back_at[d] = math.inf
+                n_back -= 1
+                if math.isnan(killed[d]) and now <= end[d]:
+                    tick_t, c2_idle, tick_new = _wait_for_c2(
+                        d, now, horizon, na, in_pending, plist, checked_k, cnt, c2_idle, tick_t,
+                        tick_new,
+                    )  # fmt: skip
                     assign_who = -1
                     do_assign = True
             else:  # C2 cycle
@@ -1004,6 +1050,7 @@ def _run_chunk_core(
                         # candidates: the best by the policy's key (k1, k2, defender)
                         best_def = -1
                         best_ac = -1
+                        fire_b = imp_b = math.nan  # the best fighter's plan, if one is best
                         k1b = math.inf
                         k2b = math.inf
                         px = py = 0.0  # only the nearest-defender policy needs where it is
@@ -1054,7 +1101,7 @@ def _run_chunk_core(
                                 if sc_ac_base[a] != j:
                                     continue
                                 if ac_state[a] == _IDLE and lost[d, a] != ac_epoch[a]:
-                                    _, imp, cost, lasting = _fighter_plan(
+                                    fire, imp, cost, lasting = _fighter_plan(
                                         tp_bp_off, tp_bt, tp_bx, tp_by, tp_al_off, tp_al_a,
                                         tp_al_b, sc_lo_w, sc_wpn_cost, sc_wpn_min_alt,
                                         sc_wpn_max_alt, sc_wpn_tof, sc_base_x, sc_base_y,
@@ -1075,12 +1122,13 @@ def _run_chunk_core(
                                             k1 == k1b and (k2 < k2b or (k2 == k2b and x < best_def))
                                         ):
                                             k1b, k2b, best_def, best_ac = k1, k2, x, a
+                                            fire_b, imp_b = fire, imp
                                 elif ac_state[a] == _READY and first_ready < 0:
                                     first_ready = a
                             if first_ready >= 0:
                                 a = first_ready
                                 t_up = now + sc_base_scramble[j]
-                                _, imp, cost, _lasting = _fighter_plan(
+                                fire, imp, cost, _lasting = _fighter_plan(
                                     tp_bp_off, tp_bt, tp_bx, tp_by, tp_al_off, tp_al_a, tp_al_b,
                                     sc_lo_w, sc_wpn_cost, sc_wpn_min_alt, sc_wpn_max_alt,
                                     sc_wpn_tof, sc_base_x, sc_base_y, sc_base_speed,
@@ -1096,6 +1144,7 @@ def _run_chunk_core(
                                         k1 == k1b and (k2 < k2b or (k2 == k2b and x < best_def))
                                     ):
                                         k1b, k2b, best_def, best_ac = k1, k2, x, a
+                                        fire_b, imp_b = fire, imp
                         if best_def < 0:
                             everyone = True
                             for b in range(nb):
@@ -1124,6 +1173,8 @@ def _run_chunk_core(
                             n_eng += 1
                             eng_state[d] = _E_STEP
                             eng_wake[d] = now
+                            eng_seq[d] = eseq
+                            eseq += 1
                             eng_ready[d] = now + sc_bat_reaction[b]
                             eng_shots[d] = 0
                             eng_chan[d] = False
@@ -1139,9 +1190,9 @@ def _run_chunk_core(
                                 ac_up[a] = t0
                             ac_state[a] = _BUSY
                             ok = _intercept(
-                                tp, sc, d, a, t0, x0, y0, tid, shift, end, alt, killed, kill_def,
-                                shots_at, ac_x, ac_y, ac_up, ac_t, ac_ev, ac_d, rounds, state,
-                                rr, shots, n_shots,
+                                tp, sc, d, a, t0, x0, y0, fire_b, imp_b, tid, shift, end, alt,
+                                killed, kill_def, shots_at, ac_x, ac_y, ac_up, ac_t, ac_ev, ac_d,
+                                ac_back, rounds, state, rr, shots, n_shots,
                             )  # fmt: skip
                             if not _available(sc_ac_base, j, ac_state):
                                 oncall[j] = False
@@ -1184,7 +1235,7 @@ def _run_chunk_core(
                     if quiet:
                         t_next = detect[det_order[p_det]] if p_det < nd_det else math.inf
                         for i in range(n):
-                            t_next = min(t_next, eng_wake[i])
+                            t_next = min(t_next, eng_wake[i], back_at[i])
                         for b in range(nb):
                             t_next = min(t_next, reload_at[b])
                         for a in range(n_ac):
@@ -1250,6 +1301,21 @@ def _wait_for_c2(d, now, horizon, na, in_pending, plist, checked_k, cnt, c2_idle
         tick_t, c2_idle = _wake(now, horizon, cnt)
         tick_new = True
     return tick_t, c2_idle, tick_new
+
+
+@numba.njit(cache=True, inline="always")
+def _survived(d, known_at, now, horizon, na, back_at, n_back, in_pending, plist, checked_k, cnt,
+              c2_idle, tick_t, tick_new):  # fmt: skip
+    """Drone ``d`` came through an engagement: it waits for C2 now, or from ``known_at`` if that
+    is later (``assessment_s`` after its last impact, when C2 can know that it missed)."""
+    if known_at > now:
+        back_at[d] = known_at
+        n_back += 1
+    else:
+        tick_t, c2_idle, tick_new = _wait_for_c2(
+            d, now, horizon, na, in_pending, plist, checked_k, cnt, c2_idle, tick_t, tick_new
+        )
+    return tick_t, c2_idle, tick_new, n_back
 
 
 @numba.njit(cache=True, inline="always")
@@ -1325,11 +1391,12 @@ def _keys(policy, cost, impact, px, py, x, y):
 
 
 @numba.njit(cache=True, inline="always")
-def _intercept(tp, sc, d, a, t0, x0, y0, tid, shift, end, alt, killed, kill_def, shots_at,
-               ac_x, ac_y, ac_up, ac_t, ac_ev, ac_d, rounds, state, rr, shots,
+def _intercept(tp, sc, d, a, t0, x0, y0, fire0, imp0, tid, shift, end, alt, killed, kill_def,
+               shots_at, ac_x, ac_y, ac_up, ac_t, ac_ev, ac_d, ac_back, rounds, state, rr, shots,
                n_shots):  # fmt: skip
     """A whole intercept by aircraft ``a`` starting at ``t0`` from (x0, y0); its end becomes an
-    event."""
+    event. (``fire0``, ``imp0``) is the plan C2 chose it by: the same call, with the same
+    arguments, as the first plan here, so it is not computed twice."""
     sc_base_cost_s = sc.base_cost_s
     sc_base_endurance = sc.base_endurance
     sc_base_speed = sc.base_speed
@@ -1362,38 +1429,19 @@ def _intercept(tp, sc, d, a, t0, x0, y0, tid, shift, end, alt, killed, kill_def,
     ready = t0
     n_shot = 0
     acquired = False
+    back = -math.inf  # when C2 can know the drone survived the last shot
+    first = True
     while math.isnan(killed[d]) and t <= end[d] and n_shot < sc_max_shots:
-        fire, imp, _cost, _lasting = _fighter_plan(
-            tp_bp_off,
-            tp_bt,
-            tp_bx,
-            tp_by,
-            tp_al_off,
-            tp_al_a,
-            tp_al_b,
-            sc_lo_w,
-            sc_wpn_cost,
-            sc_wpn_min_alt,
-            sc_wpn_max_alt,
-            sc_wpn_tof,
-            sc_base_x,
-            sc_base_y,
-            sc_base_speed,
-            sc_base_endurance,
-            sc_base_cost_s,
-            sc_max_shots,
-            sc_assess,
-            t_i,
-            shift[d],
-            end[d],
-            alt[d],
-            j,
-            rounds[a],
-            ready,
-            x,
-            y,
-            ac_up[a],
-        )
+        if first:
+            fire, imp = fire0, imp0
+            first = False
+        else:
+            fire, imp, _cost, _lasting = _fighter_plan(
+                tp_bp_off, tp_bt, tp_bx, tp_by, tp_al_off, tp_al_a, tp_al_b, sc_lo_w, sc_wpn_cost,
+                sc_wpn_min_alt, sc_wpn_max_alt, sc_wpn_tof, sc_base_x, sc_base_y, sc_base_speed,
+                sc_base_endurance, sc_base_cost_s, sc_max_shots, sc_assess, t_i, shift[d], end[d],
+                alt[d], j, rounds[a], ready, x, y, ac_up[a],
+            )  # fmt: skip
         if math.isnan(imp):
             break
         if fire > t + 1e-9:
@@ -1429,8 +1477,10 @@ def _intercept(tp, sc, d, a, t0, x0, y0, tid, shift, end, alt, killed, kill_def,
         if not math.isnan(killed[d]):
             break
         ready = t + sc_assess
+        back = ready
     ac_x[a], ac_y[a] = x, y
     ac_t[a] = t
+    ac_back[a] = back
     ac_ev[a] = _EV_INTERCEPT_OVER
     ac_d[a] = d
     return True

@@ -170,7 +170,8 @@ class RunResult:
     scenario : Scenario
         The validated scenario that ran.
     summary : dict
-        The content of ``summary.json``: every metric's mean and 95 % interval over replications.
+        The content of ``summary.json`` (less ``package_version``, which the writer adds): every
+        metric's mean and 95 % interval over replications.
     drones : pandas.DataFrame
         One row per replication and drone, columns :data:`DRONE_COLUMNS`. ``fate`` is one of
         destroyed, leaked, crashed, exited, airborne; ``killed_by`` the defender name (empty if
@@ -180,8 +181,10 @@ class RunResult:
     sorties : pandas.DataFrame
         One row per fighter sortie, columns :data:`SORTIE_COLUMNS`.
     replication_seeds : list of int
-        Replication ``i`` used ``numpy.random.SeedSequence(seed, spawn_key=(i,))``; this is the
-        first 64-bit word of its state, for the record.
+        Discrete-event engine: replication ``i`` used
+        ``numpy.random.SeedSequence(seed, spawn_key=(i,))``; this is the first 64-bit word of its
+        state, for the record. Empty for the vectorised engine, whose replications draw from
+        streams keyed by the seed and their index (:mod:`sim.kernel`).
     """
 
     scenario: Scenario
@@ -195,8 +198,9 @@ class RunResult:
     events: int = 0
     wall_s: float = 0.0
     stop_reason: str = "replications"
-    #: One row per replication: ``replication``, ``rng_seed`` and every per-replication metric
-    #: of :func:`sim.metrics.replication_metrics`.
+    #: One row per replication: ``replication``, ``rng_seed`` (discrete-event engine) or
+    #: ``cluster`` (vectorised engine), and every per-replication metric of
+    #: :func:`sim.metrics.replication_metrics`.
     per_replication: pd.DataFrame | None = field(default=None, repr=False)
     world: World | None = field(default=None, repr=False)
     #: Flight paths of the kept replications, when the engine cannot rebuild them from the

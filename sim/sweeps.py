@@ -1885,7 +1885,8 @@ def sweep(
     sweep_or_path : path, mapping or SweepSpec
         The sweep file (spec section 4), or its content.
     out : path, optional
-        Output folder (default ``runs/sweeps/<sweep file name>/``).
+        Output folder (default ``runs/sweeps/<sweep file name>/``; ``runs/sweeps/sweep/`` for a
+        mapping or SweepSpec).
     workers : int, optional
         Local processes (default: every core); with ``dask``, the LocalCluster's worker
         processes. Each design point runs in one process (``sim.run(..., workers=1)``).
