@@ -20,6 +20,7 @@ import datetime as dt
 import difflib
 import math
 import numbers
+import os
 import re
 import types
 import typing
@@ -33,7 +34,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from sim import scenario as _scenario
 from sim.catalogue import CATALOGUE_KINDS, load_catalogue
-from sim.errors import GeographyError, Problem, ScenarioError
+from sim.errors import GeographyError, IncursionError, Problem, ScenarioError
 from sim.scenario import Scenario, merge_catalogue
 
 __all__ = [
@@ -965,6 +966,8 @@ def load_scenario(path: str | Path) -> Scenario:
     ScenarioError
         With every problem found: file, line and column, field path and what was expected.
     """
+    if not isinstance(path, str | os.PathLike):
+        raise IncursionError(f"a scenario file path is expected, got {type(path).__name__}")
     p = Path(path)
     file = str(path)
     text = _read(p, file)
@@ -994,6 +997,13 @@ def load_scenario_text(
     ------
     ScenarioError
     """
+    if isinstance(text, bytes | bytearray):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ScenarioError(name, [Problem("", f"not UTF-8 text: {err}")]) from None
+    if not isinstance(text, str):
+        raise IncursionError(f"scenario text must be a str, got {type(text).__name__}")
     if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise ScenarioError(name, [_too_big()])
     return _validate(_parse(text, name), name, Path(base_dir) if base_dir is not None else None)
@@ -1138,6 +1148,10 @@ def with_changes(s: Scenario, changes: Mapping[str, Any]) -> Scenario:
         If a path does not exist, or the changed scenario is not valid (each problem names the
         change it comes from).
     """
+    if not isinstance(changes, Mapping) or not all(isinstance(k, str) for k in changes):
+        raise IncursionError(
+            "changes must map dotted paths (str) to new values, e.g. {'waves.north.count': 40}"
+        )
     document = scenario_to_document(s)
     changed: dict[str, Loc] = {}
     for path, value in changes.items():

@@ -5,8 +5,9 @@ tracks, chosen by ``map_replication``; see :mod:`sim.geojson_out`, :mod:`sim.plo
 
 The folder is written under a temporary name beside the target and renamed into place at the end,
 so an interrupted run leaves either a complete folder or none. A folder that exists already is
-replaced only if it holds a previous run (it has ``summary.json``); anything else is refused rather
-than overwritten.
+replaced only if it holds a previous run and nothing else (a run's ``summary.json`` and only the
+files a run writes); anything else is refused rather than overwritten, so that no file of the
+user's is lost.
 """
 
 from __future__ import annotations
@@ -29,6 +30,30 @@ if TYPE_CHECKING:
 __all__ = ["package_version", "write_run_folder"]
 
 FORMATS = ("csv", "parquet", "both")
+#: Every file a run folder may hold: a folder with anything else is not replaced.
+RUN_FILES = frozenset(
+    {"summary.json", "scenario.resolved.yaml", "tracks.geojson", "map.png", "timeline.png",
+     "report.html"}
+    | {f"{t}.{ext}" for t in ("drones", "shots", "sorties") for ext in ("csv", "parquet")}
+)  # fmt: skip
+
+
+def _replaceable(out: Path) -> str | None:
+    """Why ``out`` (which exists) may not be replaced by a run folder, or None if it may."""
+    if not out.is_dir():
+        return "is not a folder"
+    summary = out / "summary.json"
+    try:
+        doc = json.loads(summary.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "is not a run folder (no readable summary.json)"
+    if not (isinstance(doc, dict) and "metrics" in doc and "scenario" in doc):
+        return "is not a run folder (its summary.json is not a run's)"
+    others = sorted(p.name for p in out.iterdir() if p.name not in RUN_FILES)
+    if others:
+        shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+        return f"holds files a run does not write ({shown}), which replacing it would delete"
+    return None
 
 
 def package_version() -> str:
@@ -83,10 +108,9 @@ def write_run_folder(
 
         map_replication = check_replication(result, map_replication)
     out = Path(out)
-    if out.exists() and not (out.is_dir() and (out / "summary.json").exists()):
-        raise IncursionError(
-            f"{out} exists and is not a run folder (no summary.json); choose another --out"
-        )
+    why = _replaceable(out) if out.exists() else None
+    if why is not None:
+        raise IncursionError(f"{out} exists and {why}; choose another --out")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
@@ -101,9 +125,14 @@ def write_run_folder(
                 write_csv(frame, tmp / f"{name}.csv")
             if fmt in ("parquet", "both"):
                 frame.to_parquet(tmp / f"{name}.parquet", index=False)
+        # the seed and replication count this run used (command-line overrides included), so
+        # that running the file again reproduces the run
+        ran = result.scenario.model_copy(
+            update={"seed": result.seed, "replications": result.replications}
+        )
         (tmp / "scenario.resolved.yaml").write_text(
             f"# resolved by incursion {package_version()}, seed {result.seed}\n"
-            + dump_resolved_yaml(result.scenario)
+            + dump_resolved_yaml(ran)
         )
         if figures:
             _write_pictures(result, tmp, map_replication)

@@ -161,6 +161,37 @@ def _outcomes(world: World, results: list[ReplicationResult]) -> Outcomes:
     )
 
 
+#: ``until_ci`` stops on no interval resting on fewer replications (vectorised engine: clusters):
+#: one replication gives an interval of zero width, and a handful of equal draws may too.
+MIN_CI_UNITS = 10
+
+
+def ci_stop_reason(
+    width: float, until_ci: float, units: int, done: int, max_replications: int
+) -> str | None:
+    """Why an ``until_ci`` run stops after ``done`` replications in ``units`` independent units
+    whose CER interval is ``width`` of its mean wide, or None to go on."""
+    shown = "undefined (a mean of 0)" if math.isinf(width) else f"{width:.2%} of the mean"
+    if width < until_ci and units >= MIN_CI_UNITS:
+        return f"ci: 95 % interval width {shown} < {until_ci:.2%}"
+    if done >= max_replications:
+        return f"max_replications: {max_replications} reached with interval width {shown}"
+    return None
+
+
+def _whole(name: str, value: object, lo: int, hi: int) -> int:
+    """``value`` as an int in ``[lo, hi]``, refusing what is not a whole number (2.5, True, "3")
+    instead of converting it without a word."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise IncursionError(f"{name} must be a whole number, got {value!r}")
+    if isinstance(value, float | np.floating) and not float(value).is_integer():
+        raise IncursionError(f"{name} must be a whole number, got {value!r}")
+    out = int(value)
+    if not lo <= out <= hi:
+        raise LimitError(f"{name} must be between {lo} and {hi}, got {out}")
+    return out
+
+
 def _ci_relative_width(collector: _Collector, seed: int) -> float:
     """Width of the 95 % interval of the cost-exchange ratio relative to its mean."""
     cer = summarize(collector.metric("cost_exchange_ratio"), kind="ratio", rng_seed=seed)
@@ -172,7 +203,7 @@ def _ci_relative_width(collector: _Collector, seed: int) -> float:
 
 
 def run(
-    scenario: Scenario,
+    scenario: Scenario | str | os.PathLike[str],
     *,
     replications: int | None = None,
     seed: int | None = None,
@@ -186,8 +217,8 @@ def run(
 
     Parameters
     ----------
-    scenario : Scenario
-        A validated scenario (:func:`sim.load_scenario`).
+    scenario : Scenario or path
+        A validated scenario (:func:`sim.load_scenario`), or the path of a scenario file.
     replications : int, optional
         Number of replications (default: the scenario's ``replications``). With ``until_ci``,
         the size of the first batch and of each further batch.
@@ -202,7 +233,8 @@ def run(
     until_ci : float, optional
         Keep adding batches of replications until the 95 % interval of the cost-exchange ratio
         is narrower than this fraction of its mean (e.g. 0.05), or ``max_replications`` is
-        reached. ``RunResult.stop_reason`` says which.
+        reached. ``RunResult.stop_reason`` says which. The interval counts only once it rests on
+        :data:`MIN_CI_UNITS` replications (vectorised engine: clusters) at least.
     max_replications : int
         Cap for ``until_ci``.
     progress : callable, optional
@@ -212,20 +244,36 @@ def run(
     -------
     RunResult
     """
+    if isinstance(scenario, str | os.PathLike):
+        from sim.loader import load_scenario
+
+        scenario = load_scenario(scenario)
+    if not isinstance(scenario, Scenario):
+        raise IncursionError(
+            f"scenario must be a Scenario (sim.load_scenario) or a file path, got "
+            f"{type(scenario).__name__}"
+        )
     if engine not in ("des", "vectorised"):
         raise IncursionError(f"unknown engine {engine!r}: choose 'des' (SimPy) or 'vectorised'")
-    reps = scenario.replications if replications is None else int(replications)
-    seed = scenario.seed if seed is None else int(seed)
-    if not 1 <= reps <= MAX_REPLICATIONS:
-        raise LimitError(f"replications must be between 1 and {MAX_REPLICATIONS}, got {reps}")
-    if seed < 0:
-        raise IncursionError(f"seed must be >= 0, got {seed}")
-    if until_ci is not None and not (0 < until_ci < 10):
-        raise IncursionError(f"--until-ci must be a positive fraction such as 0.05, got {until_ci}")
-    if not 1 <= max_replications <= MAX_REPLICATIONS:
-        raise LimitError(
-            f"max_replications must be between 1 and {MAX_REPLICATIONS}, got {max_replications}"
-        )
+    reps = _whole(
+        "replications",
+        scenario.replications if replications is None else replications,
+        1,
+        MAX_REPLICATIONS,
+    )
+    seed = _whole("seed", scenario.seed if seed is None else seed, 0, 2**63 - 1)
+    if workers is not None:
+        workers = _whole("workers", workers, 1, 4096)
+    if until_ci is not None:
+        if isinstance(until_ci, bool) or not isinstance(until_ci, int | float | np.floating):
+            raise IncursionError(f"until_ci must be a number such as 0.05, got {until_ci!r}")
+        if not 0 < until_ci < 10:  # also refuses NaN
+            raise IncursionError(
+                f"--until-ci must be a positive fraction such as 0.05, got {until_ci}"
+            )
+    max_replications = _whole("max_replications", max_replications, 1, MAX_REPLICATIONS)
+    if progress is not None and not callable(progress):
+        raise IncursionError(f"progress must be callable, got {type(progress).__name__}")
     if engine == "vectorised":
         from sim.vectorised import run_vectorised
 
@@ -257,14 +305,10 @@ def run(
     if until_ci is not None:
         while True:
             width = _ci_relative_width(collector, seed)
-            if width < until_ci:
-                stop_reason = f"ci: 95 % interval width {width:.2%} of the mean < {until_ci:.2%}"
-                break
-            if collector.count >= max_replications:
-                stop_reason = (
-                    f"max_replications: {max_replications} reached with interval width "
-                    f"{width:.2%} of the mean"
-                )
+            done = collector.count
+            reason = ci_stop_reason(width, until_ci, done, done, max_replications)
+            if reason is not None:
+                stop_reason = reason
                 break
             absorb(list(range(collector.count, min(collector.count + reps, max_replications))))
     out = collect(collector, engine=engine)

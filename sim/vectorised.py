@@ -503,14 +503,11 @@ def run_vectorised(
             lo, hi = s["ci95"]
             width = (hi - lo) / abs(s["mean"]) if s["mean"] and np.isfinite(hi - lo) else np.inf
             done = len(cer)
-            if width < until_ci:
-                stop_reason = f"ci: 95 % interval width {width:.2%} of the mean < {until_ci:.2%}"
-                break
-            if done >= max_replications:
-                stop_reason = (
-                    f"max_replications: {max_replications} reached with interval width "
-                    f"{width:.2%} of the mean"
-                )
+            reason = runner.ci_stop_reason(
+                width, until_ci, len(chunk_sizes), done, max_replications
+            )
+            if reason is not None:
+                stop_reason = reason
                 break
             more = min(replications, max_replications - done)
             run_batch([min(size, more - j) for j in range(0, more, size)])

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from scenario_factory import straight_raid
 
 import sim
+from sim.loader import dump_resolved_yaml
 from sim.scenario import Scenario
 
 
@@ -39,6 +42,48 @@ def test_run_can_be_called_repeatedly() -> None:
     b = sim.run(s, replications=2, seed=1)
     assert callable(sim.run)
     assert a.summary == b.summary
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"replications": 2.5},
+        {"replications": True},
+        {"replications": float("nan")},
+        {"replications": "3"},
+        {"seed": 1.5},
+        {"seed": -1},
+        {"workers": 0},
+        {"until_ci": True},
+        {"until_ci": "0.05"},
+        {"until_ci": float("nan")},
+        {"until_ci": 0.05, "max_replications": 2.5},
+        {"engine": "fast"},
+    ],
+)
+def test_run_refuses_arguments_it_would_otherwise_convert(kwargs: dict) -> None:
+    # 2.5 replications used to run 2, True ran 1, a NaN count was a ValueError traceback
+    with pytest.raises(sim.IncursionError):
+        sim.run(_tiny(), **kwargs)
+
+
+def test_run_takes_a_scenario_file(tmp_path: Path) -> None:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(dump_resolved_yaml(_tiny()))
+    by_path = sim.run(path, replications=2, seed=1)
+    assert by_path.summary == sim.run(_tiny(), replications=2, seed=1).summary
+    assert sim.run(str(path), replications=2, seed=1).summary == by_path.summary
+    with pytest.raises(sim.IncursionError, match="Scenario"):
+        sim.run(42)  # type: ignore[arg-type]
+
+
+def test_until_ci_never_stops_on_one_replication() -> None:
+    # One replication's interval has zero width; a handful of equal draws may too.
+    scen = straight_raid(count=3, pk=0.5)
+    for engine in ("des", "vectorised"):
+        r = sim.run(scen, replications=1, seed=3, until_ci=0.9, engine=engine, max_replications=50)
+        assert r.replications == 10, engine  # 90 % is reached at once: it waits for 10
+        assert r.stop_reason.startswith("ci"), (engine, r.stop_reason)
 
 
 def test_public_names_resolve() -> None:
@@ -78,3 +123,17 @@ def test_long_runs_keep_tables_of_the_first_replications_only(
     assert set(capped.drones["replication"]) == {0, 1, 2}
     assert len(capped.per_replication) == 12
     assert capped.summary == full.summary  # the summary still covers every replication
+
+
+def test_loaders_refuse_wrong_types_clearly() -> None:
+    # each of these was an AttributeError or TypeError traceback
+    with pytest.raises(sim.IncursionError, match="path"):
+        sim.load_scenario(None)  # type: ignore[arg-type]
+    with pytest.raises(sim.IncursionError, match="dotted paths"):
+        _tiny().with_changes(None)  # type: ignore[arg-type]
+    with pytest.raises(sim.IncursionError, match="dotted paths"):
+        _tiny().with_changes({5: 1})  # type: ignore[dict-item]
+    with pytest.raises(sim.ScenarioError, match="UTF-8"):
+        sim.load_scenario_text(b"\xff\xfe")  # type: ignore[arg-type]
+    text = dump_resolved_yaml(_tiny())
+    assert sim.load_scenario_text(text.encode()) == sim.load_scenario_text(text)

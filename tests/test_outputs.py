@@ -215,6 +215,37 @@ def test_plotting_error_leaves_no_half_folder(
     assert {p.name: p.read_bytes() for p in old.iterdir()} == before
 
 
+def test_folder_with_other_files_is_not_replaced(result: sim.RunResult, tmp_path: Path) -> None:
+    # A user's file in the folder would go with the old run: refuse, and keep everything.
+    old = result.to_dir(tmp_path / "run", fmt="csv")
+    (old / "notes.txt").write_text("mine")
+    with pytest.raises(IncursionError, match=r"notes\.txt"):
+        result.to_dir(tmp_path / "run")
+    assert (old / "notes.txt").read_text() == "mine"
+    assert (old / "summary.json").exists()
+    # a summary.json that is not a run's does not make a folder a run folder
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "summary.json").write_text("{}")
+    with pytest.raises(IncursionError, match="not a run folder"):
+        result.to_dir(other)
+    assert (other / "summary.json").read_text() == "{}"
+    # a run folder holding only a run's files is replaced, as before
+    (old / "notes.txt").unlink()
+    result.to_dir(tmp_path / "run", fmt="csv")
+    assert _leftovers(tmp_path) == []
+
+
+def test_resolved_scenario_records_the_seed_and_count_that_ran(tmp_path: Path) -> None:
+    s = raid()
+    r = sim.run(s, replications=2, seed=7, workers=1)
+    assert (s.seed, s.replications) != (7, 2)
+    out = r.to_dir(tmp_path / "run")
+    again = sim.load_scenario(out / "scenario.resolved.yaml")
+    assert (again.seed, again.replications) == (7, 2)
+    assert sim.run(again, workers=1).summary == r.summary
+
+
 # ----------------------------------------------------------------------------- geojson
 
 
