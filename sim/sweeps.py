@@ -15,9 +15,12 @@ A sweep file names a base scenario, a design and the parameters it varies::
         path: [defenders.idt-1.magazine, defenders.idt-2.magazine]
         range: [0, 24]
 
-A ``grid`` design takes levels instead of bounds (``values: [10, 50, 200]``); a parameter with a
-single level is a fixed change applied at every point (it still gets its column). A range is of
-integers when the base value at the path is an integer (else of numbers).
+A ``grid`` design takes levels: ``values: [10, 50, 200]``, or ``range: [10, 200]`` with
+``levels: k`` (default 5), which stands for ``k`` evenly spaced levels from low to high, both
+included (``levels: 3`` gives ``[10, 105, 200]``); a parameter with a single level is a fixed
+change applied at every point (it still gets its column). A range is of integers when the base
+value at the path is an integer (else of numbers): a grid range's levels are then rounded to the
+nearest integer (half to even), and repeated levels dropped.
 
 :func:`plan_sweep` reads and checks it (every level, both ends of every range and every design
 point are applied to the base with :func:`sim.loader.with_changes` before anything runs) and
@@ -88,7 +91,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from sim import designs
 from sim._paths import current_umask
@@ -124,6 +136,8 @@ HEADLINE_METRICS: tuple[str, ...] = (
     "drones_destroyed",
     "defender_cost_usd",
 )
+#: Levels a grid parameter given by ``range`` takes when it gives no ``levels``.
+GRID_LEVELS = 5
 #: Version of the point-file layout.
 POINT_FORMAT = 1
 _RESERVED = ("point", "seed", "replication", "rng_seed", "cluster")
@@ -189,15 +203,36 @@ class ParameterSpec(_Model):
         default=None, min_length=1, max_length=MAX_POINTS, description="grid levels"
     )
     range: tuple[_Number, _Number] | None = Field(
-        default=None, description="[low, high] bounds for lhs, sobol and nolh"
+        default=None,
+        description="[low, high] bounds for lhs, sobol and nolh; for grid, the ends of the "
+        "evenly spaced levels (see levels)",
     )
+    levels: Int | None = Field(
+        default=None,
+        ge=2,
+        le=MAX_POINTS,
+        description=f"grid with range: the number of evenly spaced levels from low to high, both "
+        f"included (default {GRID_LEVELS})",
+    )
+
+    @field_validator("levels")
+    @classmethod
+    def _levels_with_range(cls, v: int | None, info: ValidationInfo) -> int | None:
+        if v is not None and info.data.get("values") is not None:
+            raise ValueError(
+                "levels goes with range: [low, high] (how many evenly spaced grid levels "
+                "between them); values: [...] are the levels themselves: drop levels, or give "
+                "range instead of values"
+            )
+        return v
 
     @model_validator(mode="after")
     def _one_of(self) -> ParameterSpec:
         if (self.values is None) == (self.range is None):
             raise ValueError(
-                "give either values: [...] (grid levels) or range: [low, high] "
-                "(lhs, sobol and nolh bounds)" + (", not both" if self.values is not None else "")
+                "give either values: [...] (grid levels) or range: [low, high] (bounds; a grid "
+                f"takes levels: N evenly spaced between them, default {GRID_LEVELS})"
+                + (", not both" if self.values is not None else "")
             )
         if self.range is not None and self.range[0] > self.range[1]:
             raise ValueError(f"range [{self.range[0]:g}, {self.range[1]:g}] must have low <= high")
@@ -418,7 +453,10 @@ class Parameter:
     name: str
     paths: tuple[str, ...]
     integer: bool
+    #: The grid levels (for a grid parameter given by ``range``, the levels it turned into);
+    #: None in a sampled design.
     values: list[Any] | None
+    #: The bounds (a sampled design, or a grid parameter given by ``range``), else None.
     range: tuple[float, float] | None
     dtype: str
 
@@ -510,6 +548,29 @@ def _column_dtype(levels: list[Any]) -> str:
     return "json"
 
 
+def _range_levels(rng: tuple[float, float], k: int, *, integer: bool) -> list[Any]:
+    """``k`` evenly spaced levels from ``rng[0]`` to ``rng[1]``, both included (a grid range).
+
+    Integers (rounded to the nearest, half to even) when ``integer``; else numbers, the inner ones
+    to 15 significant digits, which drops the last bit of binary noise (``[0.3, 0.9]`` gives
+    0.6, not 0.6000000000000001). A level equal to an earlier one is dropped, so there may be
+    fewer than ``k``.
+    """
+    lo, hi = rng
+    flo, fhi = float(lo), float(hi)  # (integer bounds may be beyond int64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        levels = np.linspace(flo, fhi, k)
+    if not np.isfinite(levels).all():  # hi - lo overflows (ends near the largest float)
+        t = np.linspace(0.0, 1.0, k)
+        levels = flo * (1.0 - t) + fhi * t
+    # The ends are the bounds as given; the inner levels stay within them.
+    if integer:
+        inner = [min(max(int(v), int(lo)), int(hi)) for v in np.rint(levels[1:-1])]
+        return list(dict.fromkeys([int(lo), *inner, int(hi)]))
+    inner_f = [min(max(float(f"{v:.15g}"), flo), fhi) for v in levels[1:-1]]
+    return list(dict.fromkeys([flo, *inner_f, fhi]))
+
+
 def _why(exc: ScenarioError) -> str:
     parts = []
     for p in exc.problems:
@@ -580,11 +641,12 @@ def plan_sweep(
     labels: dict[str, int] = {}
     paths: dict[str, int] = {}
     for i, par in enumerate(spec.parameters):
-        if kind == "grid" and par.values is None:
+        if kind != "grid" and par.levels is not None:
             problems.append(
                 src.problem(
-                    ("parameters", i, "range"),
-                    "a grid design takes levels: give values: [...] instead of range",
+                    ("parameters", i, "levels"),
+                    f"{_an(kind)} design samples between the bounds and takes no levels (its "
+                    "size is design.samples): drop levels, or use design kind grid",
                 )
             )
         if kind != "grid" and par.range is None:
@@ -649,6 +711,7 @@ def plan_sweep(
 
     # Each parameter: its path exists, its levels or ends are valid values.
     params: list[Parameter] = []
+    notes: list[str] = []
     for i, par in enumerate(spec.parameters):
         label = par.label
         integer = numeric = True
@@ -671,6 +734,7 @@ def plan_sweep(
         if not path_ok:
             continue
         rng: tuple[float, float] | None = None
+        grid_levels: list[Any] | None = None
         checks: list[tuple[tuple[Any, ...], Any, str]] = []
         if par.range is not None:
             if not numeric:
@@ -698,13 +762,23 @@ def plan_sweep(
                 (("parameters", i, "range", 1), rng[1], "the high end"),
             ]
             dtype = "int64" if integer else "float64"
+            if kind == "grid":
+                asked = par.levels if par.levels is not None else GRID_LEVELS
+                grid_levels = _range_levels(rng, asked, integer=integer)
+                if len(grid_levels) < asked:
+                    notes.append(
+                        f"parameter '{label}': {asked} levels over [{_show(rng[0])}, "
+                        f"{_show(rng[1])}] give {len(grid_levels)} different "
+                        f"{'integers' if integer else 'values'}: "
+                        f"{', '.join(_show(v) for v in grid_levels)}"
+                    )
         else:
-            levels = [_plain_level(v) for v in par.values or []]
+            grid_levels = [_plain_level(v) for v in par.values or []]
             checks = [
                 (("parameters", i, "values", j), v, f"the level {_show(v)}")
-                for j, v in enumerate(levels)
+                for j, v in enumerate(grid_levels)
             ]
-            dtype = _column_dtype(levels)
+            dtype = _column_dtype(grid_levels)
         bad = False
         for loc, v, what in checks:
             try:
@@ -715,13 +789,11 @@ def plan_sweep(
                     src.problem(loc, f"parameter '{label}': {what} is not valid: {_why(exc)}")
                 )
         if not bad:
-            grid_levels = [_plain_level(v) for v in par.values] if par.values is not None else None
             params.append(Parameter(label, par.paths, integer, grid_levels, rng, dtype))
     if problems:
         raise src.error(problems)
 
     # The design.
-    notes: list[str] = []
     k = len(params)
     unit: np.ndarray | None = None
     if kind == "grid":
@@ -1101,9 +1173,8 @@ def _sweep_json(plan: SweepPlan, *, complete: bool, extra: Mapping[str, Any] | N
                 "name": p.name,
                 "paths": list(p.paths),
                 "integer": p.integer,
-                **(
-                    {"values": p.values} if p.values is not None else {"range": list(p.range or ())}
-                ),
+                **({"values": p.values} if p.values is not None else {}),
+                **({"range": list(p.range)} if p.range is not None else {}),
             }
             for p in plan.parameters
         ],

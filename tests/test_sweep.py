@@ -481,6 +481,121 @@ def test_resume_refuses_another_sweep(folder: Path, capsys: pytest.CaptureFixtur
     assert len(pd.read_parquet(out / "replications.parquet")) == 6 * 4
 
 
+# ---------------------------------------------------------------------------- grid ranges
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Spec section 4's example, as written, on names of the shipped reference night.
+SPEC_EXAMPLE = """\
+scenario: {scenario}   # the base, relative to this file
+replications: 50                                  # per design point
+seed: 1
+design: {{kind: grid}}                              # grid | lhs | sobol; lhs/sobol take samples: N
+parameters:
+  - path: defenders.patriot-jasionka.magazine     # dotted path; list items are addressed by name
+    values: [4, 8, 16]                            # grid levels
+  - path: waves.ua-rzeszow.count
+    range: [10, 200]                              # lhs / sobol bounds; integer when the base is
+"""
+
+GRID_RANGE = """\
+scenario: pk1.yaml
+replications: 1
+seed: 5
+design: {kind: grid}
+parameters:
+  - path: defenders.bat-1.magazine
+    range: [1, 5]
+    levels: 3
+  - path: waves.w0.count
+    values: [2, 4]
+"""
+
+
+def test_spec_example_grid_with_values_and_range(tmp_path: Path) -> None:
+    f = tmp_path / "spec.yaml"
+    f.write_text(SPEC_EXAMPLE.format(scenario=ROOT / "scenarios" / "poland-2025-09-10.yaml"))
+    plan = plan_sweep(f)
+    mag, count = plan.parameters
+    assert mag.values == [4, 8, 16]
+    # five levels by default, integers (the base count is), ends included
+    assert count.values == [10, 58, 105, 152, 200]
+    assert all(type(v) is int for v in count.values)
+    assert count.integer
+    assert count.dtype == "int64"
+    assert plan.n_points == 3 * 5
+    assert [tuple(p.values()) for p in plan.points] == [
+        (m, c) for m in (4, 8, 16) for c in (10, 58, 105, 152, 200)
+    ]
+    assert plan.notes == []
+
+
+def test_grid_range_levels(folder: Path) -> None:
+    def levels(par: dict[str, Any]) -> list[Any]:
+        spec = {
+            "scenario": str(folder / "pk1.yaml"),
+            "replications": 1,
+            "design": {"kind": "grid"},
+            "parameters": [par],
+        }
+        plan = plan_sweep(spec)
+        assert plan.n_points == len(plan.parameters[0].values or [])
+        return plan.parameters[0].values or []
+
+    lo, hi = 0.25, 0.75
+    got = levels({"path": "weapons.sam.pk", "range": [lo, hi], "levels": 3})
+    assert got == [lo, (lo + hi) / 2, hi]
+    assert all(type(v) is float for v in got)
+    # linspace, without the last bit of binary noise (0.6, not 0.6000000000000001)
+    assert levels({"path": "weapons.sam.pk", "range": [0.3, 0.9]}) == [0.3, 0.45, 0.6, 0.75, 0.9]
+    # an integer field: rounded levels, integers even when the bounds are written 2.0 and 10.0
+    got = levels({"path": "waves.w0.count", "range": [2.0, 10.0], "levels": 4})
+    assert got == [2, 5, 7, 10]
+    assert all(type(v) is int for v in got)
+    assert levels({"path": "waves.w0.count", "range": [2, 10]}) == [2, 4, 6, 8, 10]
+    # more levels than integers in the range: repeats dropped, in order, and the user told
+    with pytest.warns(SweepWarning, match=r"5 levels over \[1, 3\] give 3 different integers"):
+        res = sweep(
+            {
+                "scenario": str(folder / "pk1.yaml"),
+                "replications": 1,
+                "parameters": [{"path": "waves.w0.count", "range": [1, 3]}],
+            },
+            out=folder / "grid-range-repeats",
+            workers=1,
+            plot=False,
+        )
+    assert res["waves.w0.count"].tolist() == [1, 2, 3]
+
+
+def test_grid_range_runs_the_same_on_any_worker_count(folder: Path) -> None:
+    (folder / "grid-range.yaml").write_text(GRID_RANGE)
+    one = sweep(folder / "grid-range.yaml", out=folder / "grid-range-1", workers=1, plot=False)
+    two = sweep(folder / "grid-range.yaml", out=folder / "grid-range-2", workers=2, plot=False)
+    pd.testing.assert_frame_equal(one, two, check_exact=True)
+    assert_same(tables(folder / "grid-range-1"), tables(folder / "grid-range-2"))
+    # the column is the path, the levels are the range's, kills = min(magazine, drones) at Pk 1
+    assert one["defenders.bat-1.magazine"].dtype == np.int64
+    assert one["defenders.bat-1.magazine"].tolist() == [1, 1, 3, 3, 5, 5]
+    assert one["waves.w0.count"].tolist() == [2, 4] * 3
+    kills = np.minimum(one["defenders.bat-1.magazine"], one["waves.w0.count"])
+    assert (one["drones_destroyed_mean"] == kills).all()
+    meta = json.loads((folder / "grid-range-1" / "sweep.json").read_text())
+    assert meta["parameters"][0]["values"] == [1, 3, 5]
+    assert meta["parameters"][0]["range"] == [1, 5]
+
+
+def test_dry_run_shows_the_levels_of_a_range(
+    chdir_folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    (chdir_folder / "grid-range-dry.yaml").write_text(GRID_RANGE.replace("levels: 3", "levels: 5"))
+    code, out, err = main(capsys, "sweep", "grid-range-dry.yaml", "--dry-run")
+    assert code == 0, err
+    assert "5 levels: 1, 2, 3, 4, 5" in out
+    assert "10 points × 1 replication = 10 replications" in out
+
+
 # ---------------------------------------------------------------------------- bad input
 
 
@@ -524,6 +639,25 @@ BAD = {
     "crn-text": (
         GRID.replace("seed: 5\n", 'seed: 5\ncrn: "no"\n'),
         "bad.yaml:4:6: crn: expected true or false, got 'no'",
+    ),
+    # levels: how many grid levels a range takes
+    "levels-one": (
+        GRID_RANGE.replace("levels: 3", "levels: 1"),
+        "bad.yaml:8:13: parameters[0].levels: expected an integer >= 2, got 1",
+    ),
+    "levels-fraction": (
+        GRID_RANGE.replace("levels: 3", "levels: 2.5"),
+        "bad.yaml:8:13: parameters[0].levels: expected an integer, got 2.5",
+    ),
+    "levels-with-values": (
+        GRID_RANGE.replace("values: [2, 4]", "values: [2, 4]\n    levels: 2"),
+        "bad.yaml:11:13: parameters[1].levels: levels goes with range: [low, high] (how many "
+        "evenly spaced grid levels between them); values: [...] are the levels themselves",
+    ),
+    "levels-lhs": (
+        LHS.replace("range: [0, 12]", "range: [0, 12]\n    levels: 4"),
+        "bad.yaml:9:13: parameters[0].levels: an lhs design samples between the bounds and "
+        "takes no levels",
     ),
 }
 
