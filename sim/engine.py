@@ -541,13 +541,16 @@ class Simulation:
         acquired = False
         last_impact = -math.inf
         try:
+            plan: _Plan | None = None
             while self.alive(d) and shots < doc.max_shots_per_target:
-                plan = self._fighter_plan(unit, ac, d, ready, ac.x, ac.y, ac.wheels_up)
                 if plan is None:
-                    break
+                    plan = self._fighter_plan(unit, ac, d, ready, ac.x, ac.y, ac.wheels_up)
+                    if plan is None:
+                        break
                 if plan.fire > env.now + 1e-9:
                     yield env.timeout(plan.fire - env.now)
-                    # With the drone now: look again (it may have been destroyed meanwhile).
+                    # With the drone now (if it still flies: the loop looks), the plan holds:
+                    # planned again from here, it would reach the drone at once and fire now.
                     ac.x, ac.y = self._pos(d, env.now)
                     ready = env.now
                     continue
@@ -575,6 +578,7 @@ class Simulation:
                 if not self.alive(d):
                     break
                 ready = env.now + doc.assessment_s
+                plan = None  # the next shot needs a new plan: it closes on the drone again
         finally:
             self._engagement_over(
                 d, unit.index, reassign=False, known_at=last_impact + doc.assessment_s

@@ -1395,8 +1395,7 @@ def _intercept(tp, sc, d, a, t0, x0, y0, fire0, imp0, tid, shift, end, alt, kill
                shots_at, ac_x, ac_y, ac_up, ac_t, ac_ev, ac_d, ac_back, rounds, state, rr, shots,
                n_shots):  # fmt: skip
     """A whole intercept by aircraft ``a`` starting at ``t0`` from (x0, y0); its end becomes an
-    event. (``fire0``, ``imp0``) is the plan C2 chose it by: the same call, with the same
-    arguments, as the first plan here, so it is not computed twice."""
+    event. (``fire0``, ``imp0``) is the plan C2 chose it by."""
     sc_base_cost_s = sc.base_cost_s
     sc_base_endurance = sc.base_endurance
     sc_base_speed = sc.base_speed
@@ -1430,11 +1429,13 @@ def _intercept(tp, sc, d, a, t0, x0, y0, fire0, imp0, tid, shift, end, alt, kill
     n_shot = 0
     acquired = False
     back = -math.inf  # when C2 can know the drone survived the last shot
-    first = True
+    # A plan stays good while the aircraft flies it: C2's, and the one it shadows the drone by
+    # (from the drone's side at ``fire`` it would reach it at once and fire then: the same plan).
+    fire, imp = fire0, imp0
+    planned = True
     while math.isnan(killed[d]) and t <= end[d] and n_shot < sc_max_shots:
-        if first:
-            fire, imp = fire0, imp0
-            first = False
+        if planned:
+            planned = False
         else:
             fire, imp, _cost, _lasting = _fighter_plan(
                 tp_bp_off, tp_bt, tp_bx, tp_by, tp_al_off, tp_al_a, tp_al_b, sc_lo_w, sc_wpn_cost,
@@ -1448,6 +1449,7 @@ def _intercept(tp, sc, d, a, t0, x0, y0, fire0, imp0, tid, shift, end, alt, kill
             t = fire
             x, y = _pos(tp_bp_off, tp_bt, tp_bx, tp_by, t_i, shift[d], end[d], t)
             ready = t
+            planned = True
             continue
         x, y = _pos(tp_bp_off, tp_bt, tp_bx, tp_by, t_i, shift[d], end[d], t)
         if not acquired:
