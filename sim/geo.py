@@ -158,10 +158,22 @@ def load_territory(border: str | os.PathLike[str]) -> Polygonal:
             f"a territory is a built-in name or a GeoJSON file path, not {type(border).__name__}"
         )
     path = Path(border)
-    if isinstance(border, str) and not path.exists() and not path.suffix and os.sep not in border:
+    builtin = ", ".join(BUILTIN_TERRITORIES)
+    try:
+        missing = not path.exists() and not path.is_symlink()
+    except (OSError, ValueError):  # a name too long, a NUL byte: reading it says why
+        missing = False
+    if isinstance(border, str) and missing and not path.suffix and os.sep not in border:
         raise GeographyError(
-            f"unknown territory {border!r}: not a built-in name "
-            f"({', '.join(BUILTIN_TERRITORIES)}) and no such file"
+            f"unknown territory {border!r}: not a built-in name ({builtin}) and no such file"
+        )
+    if missing:
+        # A scenario's border is resolved against its folder before it gets here, so a
+        # mistyped built-in name arrives as a path: name the built-in territories as well.
+        kind = "territory file not found" if path.suffix else "no such territory file"
+        raise GeographyError(
+            f"{path}: {kind}, and {path.name!r} is not a built-in territory either "
+            f"(built-in: {builtin})"
         )
     return _load_polygonal_file(path, "territory")
 

@@ -908,9 +908,13 @@ def _decode(raw: bytes, file: str | None) -> str:
 def _validate(
     doc: _Doc, file: str | None, base_dir: Path | None, *, check_files: bool = True
 ) -> Scenario:
-    document = merge_catalogue(doc.data, load_catalogue())
+    catalogue = load_catalogue()
+    document = merge_catalogue(doc.data, catalogue)
+    builtin = {kind: tuple(map(str, catalogue.get(kind, {}))) for kind in CATALOGUE_KINDS}
     try:
-        scenario = Scenario.model_validate(document, context={"base_dir": base_dir})
+        scenario = Scenario.model_validate(
+            document, context={"base_dir": base_dir, "catalogue_ids": builtin}
+        )
     except ValidationError as exc:
         problems = [_place(i, doc) for i in _issues(exc, document)]
         raise ScenarioError(file, _sorted(list(dict.fromkeys(problems)))) from None
@@ -922,28 +926,35 @@ def _validate(
 
 
 def _check_files(scenario: Scenario) -> list[_Issue]:
-    """The border and no-fire polygons the scenario names can be read."""
+    """The border and no-fire polygons the scenario names can be read, its area can be
+    projected, and every no-fire zone overlaps that area."""
     from sim import geo  # geometry is heavy; only needed once the document is valid
+    from sim.world import fit_projection, no_fire_zone_problems
 
     issues = []
-    try:
-        territory = geo.load_territory(scenario.geography.border)
-    except (GeographyError, OSError, ValueError) as exc:
-        issues.append(_Issue(("geography", "border"), str(exc)))
-    else:
-        from sim.world import fit_projection
-
-        try:
-            fit_projection(scenario, territory)
-        except GeographyError as exc:
-            issues.append(_Issue((), str(exc)))
-    for i, zone in enumerate(scenario.geography.no_fire_zones):
+    zones = scenario.geography.no_fire_zones
+    polygons = {}
+    for i, zone in enumerate(zones):
         if zone.polygon is None:
             continue
         try:
-            geo.load_polygon_file(zone.polygon)
+            polygons[i] = geo.load_polygon_file(zone.polygon)
         except (GeographyError, OSError, ValueError) as exc:
             issues.append(_Issue(("geography", "no_fire_zones", i, "polygon"), str(exc)))
+    try:
+        territory = geo.load_territory(scenario.geography.border)
+    except (GeographyError, OSError, ValueError) as exc:
+        issues.insert(0, _Issue(("geography", "border"), str(exc)))
+        return issues
+    try:
+        projection, pts = fit_projection(scenario, territory)
+        territory_xy = geo.project_geometry(territory, projection)
+    except GeographyError as exc:
+        issues.append(_Issue((), str(exc)))
+        return issues
+    for i, message in no_fire_zone_problems(scenario, projection, pts, territory_xy, polygons):
+        loc = ("geography", "no_fire_zones", i, *(("polygon",) if zones[i].polygon else ()))
+        issues.append(_Issue(loc, message))
     return issues
 
 

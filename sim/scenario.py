@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import pyproj
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -415,7 +416,15 @@ class Scenario(_Model):
         return v
 
     @model_validator(mode="after")
-    def _cross_references(self) -> Scenario:
+    def _cross_references(self, info: ValidationInfo) -> Scenario:
+        # The built-in catalogue's ids (the loader passes them): an unknown id's message lists
+        # what the user can name, not only what the scenario itself defines.
+        builtin = (info.context or {}).get("catalogue_ids") or {}
+
+        def known(kind: str, own: dict[str, Any]) -> str:
+            ids = set(own) | set(builtin.get(kind, ()))
+            return ", ".join(sorted(ids, key=str)) or "none"
+
         errors: list[str] = []
         for label, items in (
             ("waves", self.waves),
@@ -439,18 +448,32 @@ class Scenario(_Model):
             if w.type not in self.drone_types:
                 errors.append(
                     f"waves[{i}].type: unknown drone type {w.type!r} "
-                    f"(known: {', '.join(sorted(self.drone_types)) or 'none'})"
+                    f"(known: {known('drone_types', self.drone_types)})"
                 )
             if w.launch_window_s[1] / 60.0 > horizon_min:
                 errors.append(
                     f"waves[{i}].launch_time_min: launches after the horizon ({horizon_min:g} min)"
+                )
+            if _route_length_m(w) == 0.0:
+                errors.append(
+                    f"waves[{i}].route: the route has zero length: every waypoint is the launch "
+                    f"point (lat {w.launch.lat:g}, lon {w.launch.lon:g}), so each drone would "
+                    "reach its aim point at launch without flying; give at least one waypoint "
+                    "away from the launch point"
+                )
+        for i, sensor in enumerate(self.sensors):
+            if sensor.active_h is not None and sensor.active_h[0] >= self.duration_h:
+                errors.append(
+                    f"sensors[{i}].active_h: it starts at {sensor.active_h[0]:g} h, at or after "
+                    f"the end of the run (duration_h: {self.duration_h:g}), so the sensor would "
+                    f"never switch on; expected a start before {self.duration_h:g} h"
                 )
         for i, d in enumerate(self.defenders):
             if isinstance(d, Battery):
                 if d.weapon not in self.weapons:
                     errors.append(
                         f"defenders[{i}].weapon: unknown weapon {d.weapon!r} "
-                        f"(known: {', '.join(sorted(self.weapons)) or 'none'})"
+                        f"(known: {known('weapons', self.weapons)})"
                     )
                 else:
                     lf = self.weapons[d.weapon].launched_from
@@ -460,17 +483,21 @@ class Scenario(_Model):
                             f"weapon (launched_from: {', '.join(lf)})"
                         )
             else:
-                if d.platform not in self.platforms:
+                platform_known = d.platform in self.platforms
+                if not platform_known:
                     errors.append(
                         f"defenders[{i}].platform: unknown platform {d.platform!r} "
-                        f"(known: {', '.join(sorted(self.platforms)) or 'none'})"
+                        f"(known: {known('platforms', self.platforms)})"
                     )
                 for w in d.loadout:
                     if w not in self.weapons:
-                        errors.append(f"defenders[{i}].loadout.{w}: unknown weapon {w!r}")
+                        errors.append(
+                            f"defenders[{i}].loadout.{w}: unknown weapon {w!r} "
+                            f"(known: {known('weapons', self.weapons)})"
+                        )
                         continue
                     lf = self.weapons[w].launched_from
-                    if lf is not None and d.platform not in lf:
+                    if lf is not None and platform_known and d.platform not in lf:
                         errors.append(
                             f"defenders[{i}].loadout.{w}: {w!r} is not carried by "
                             f"platform {d.platform!r} (launched_from: {', '.join(lf)})"
@@ -499,6 +526,17 @@ class Scenario(_Model):
     def duration_s(self) -> float:
         """Simulated horizon in seconds."""
         return self.duration_h * 3600.0
+
+
+_GEOD = pyproj.Geod(ellps="WGS84")
+
+
+def _route_length_m(wave: Wave) -> float:
+    """WGS84 geodesic length of a wave's route from its launch point, metres (pyproj, not the
+    compiled geodesics: validating loads no numba)."""
+    lon = [wave.launch.lon, *(p.lon for p in wave.route)]
+    lat = [wave.launch.lat, *(p.lat for p in wave.route)]
+    return float(_GEOD.line_length(lon, lat))
 
 
 _CATALOGUED = ("drone_types", "weapons", "platforms")
@@ -552,13 +590,16 @@ def merge_catalogue(document: dict[str, Any], catalogue: dict[str, Any]) -> dict
             if isinstance(override, dict):
                 # A catalogue source no longer describes a value the scenario replaced.
                 srcs = {k: v for k, v in (base.get("sources") or {}).items() if k not in override}
-                if isinstance(override.get("sources"), dict):
-                    srcs.update(override["sources"])
+                own_sources = override.get("sources")
+                if isinstance(own_sources, dict):
+                    srcs.update(own_sources)
                 base.update(override)
-                if srcs:
-                    base["sources"] = srcs
-                else:
-                    base.pop("sources", None)
+                # Sources that are not a mapping (text, a list) stay for validation to report.
+                if own_sources is None or isinstance(own_sources, dict):
+                    if srcs:
+                        base["sources"] = srcs
+                    else:
+                        base.pop("sources", None)
             elif override is not None:
                 base = override  # wrong type: let validation say so
             if base != {} or name in own:

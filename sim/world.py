@@ -21,10 +21,11 @@ from sim.geo import (
     load_polygon_file,
     load_territory,
     point_test,
+    project_geometry,
 )
 from sim.scenario import Airbase, Battery, Scenario
 
-__all__ = ["World", "build_world"]
+__all__ = ["World", "area_box", "build_world", "no_fire_zone_problems"]
 
 KMH = 1000.0 / 3600.0  # km/h -> m/s
 #: Largest relative scale error of the projection allowed anywhere in the scenario area.
@@ -158,9 +159,9 @@ def _bounds(scenario: Scenario, territory_bounds: tuple[float, float, float, flo
         pts.extend((p.lon, p.lat) for p in w.route)
     for item in (*scenario.sensors, *scenario.defenders, *scenario.electronic_warfare):
         pts.append((item.lon, item.lat))
-    for z in scenario.geography.no_fire_zones:
-        if z.lat is not None and z.lon is not None:
-            pts.append((z.lon, z.lat))
+    # No-fire zones, circles and polygons alike, do not widen the area: they only forbid shots
+    # in it, and one placed far away (latitude and longitude swapped) is refused instead
+    # (:func:`no_fire_zone_problems`).
     return np.array(pts, float)
 
 
@@ -200,6 +201,113 @@ def fit_projection(
             "closer together, or a smaller geography.margin_km)"
         )
     return projection, pts
+
+
+def area_box(
+    projection: Projection, pts: np.ndarray, territory_xy: shapely.Geometry, margin_km: float
+) -> tuple[float, float, float, float]:
+    """The scenario area in the plane: the box around the projected positions ``pts`` (lon, lat)
+    and the projected territory, widened by ``margin_km``; (xmin, ymin, xmax, ymax) in metres."""
+    px, py = projection.forward(pts[:, 0], pts[:, 1])
+    margin = margin_km * 1000.0
+    tx0, ty0, tx1, ty1 = shapely.bounds(territory_xy)
+    return (
+        float(min(px.min(), tx0) - margin),
+        float(min(py.min(), ty0) - margin),
+        float(max(px.max(), tx1) + margin),
+        float(max(py.max(), ty1) + margin),
+    )
+
+
+def _circle_overlaps(
+    projection: Projection, box: tuple[float, float, float, float], lon: float, lat: float, r: float
+) -> bool:
+    x, y = projection.forward(np.array([lon]), np.array([lat]))
+    cx, cy = float(x[0]), float(y[0])
+    if not (math.isfinite(cx) and math.isfinite(cy)):
+        return False
+    dx = max(box[0] - cx, 0.0, cx - box[2])
+    dy = max(box[1] - cy, 0.0, cy - box[3])
+    return math.hypot(dx, dy) < r
+
+
+def _polygon_overlaps(
+    projection: Projection, box: tuple[float, float, float, float], polygon: shapely.Geometry
+) -> bool:
+    try:
+        xy = project_geometry(polygon, projection)
+    except GeographyError:  # partly where the projection is undefined: far away
+        return False
+    area = shapely.box(*box)
+    return bool(shapely.intersects(xy, area) and not shapely.touches(xy, area))
+
+
+def no_fire_zone_problems(
+    scenario: Scenario,
+    projection: Projection,
+    pts: np.ndarray,
+    territory_xy: shapely.Geometry,
+    polygons: dict[int, shapely.Geometry],
+) -> list[tuple[int, str]]:
+    """No-fire zones that do not overlap the scenario area: they could never stop a shot, and
+    such a zone is almost always a position with latitude and longitude swapped.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    projection, pts : from :func:`fit_projection`
+    territory_xy : shapely.Geometry
+        The territory in the projection (for the area's bounds, as :func:`build_world` has it).
+    polygons : dict of int to shapely.Geometry
+        Lon/lat polygon of each polygon zone, by its index in ``geography.no_fire_zones`` (a
+        zone missing here is not checked: its file could not be read).
+
+    Returns
+    -------
+    list of (int, str)
+        Index of each such zone and what is wrong with it, in order.
+    """
+    box = area_box(projection, pts, territory_xy, scenario.geography.margin_km)
+    lon_lo, lat_lo = pts.min(axis=0)
+    lon_hi, lat_hi = pts.max(axis=0)
+    area = (
+        f"the scenario area (lat {lat_lo:.2f}..{lat_hi:.2f}, lon {lon_lo:.2f}..{lon_hi:.2f}: the "
+        "territory, launches, routes, sensors, defenders and EW areas, widened by margin_km "
+        f"{scenario.geography.margin_km:g})"
+    )
+    out = []
+    for i, z in enumerate(scenario.geography.no_fire_zones):
+        if z.polygon is None:
+            if z.lat is None or z.lon is None or z.radius_km is None:
+                continue  # not a valid scenario: the model requires all three for a circle
+            r = z.radius_km * 1000.0
+            if _circle_overlaps(projection, box, z.lon, z.lat, r):
+                continue
+            what = f"the circle at lat {z.lat:g}, lon {z.lon:g} (radius_km {z.radius_km:g})"
+            swapped = -90.0 <= z.lon <= 90.0 and _circle_overlaps(projection, box, z.lat, z.lon, r)
+        else:
+            polygon = polygons.get(i)
+            if polygon is None or _polygon_overlaps(projection, box, polygon):
+                continue
+            x0, y0, x1, y1 = shapely.bounds(polygon)
+            what = f"its polygon (lat {y0:.2f}..{y1:.2f}, lon {x0:.2f}..{x1:.2f})"
+            flipped = shapely.transform(polygon, lambda xy: xy[:, ::-1])
+            swapped = -90.0 <= x0 <= x1 <= 90.0 and _polygon_overlaps(projection, box, flipped)
+        hint = (
+            "latitude and longitude look swapped: swapped, it lies in the area"
+            if swapped
+            else "check its position: are latitude and longitude swapped?"
+        )
+        if z.polygon is not None:
+            hint += " (GeoJSON gives each position as [lon, lat])"
+        out.append(
+            (
+                i,
+                f"the no-fire zone {z.name!r} does not overlap {area}, so it could never stop a "
+                f"shot: {what}; {hint}",
+            )
+        )
+    return out
 
 
 def _widened_latitudes(scenario: Scenario, lat_min: float, lat_max: float) -> tuple[float, float]:
@@ -257,21 +365,14 @@ def build_world(scenario: Scenario) -> World:
     Raises
     ------
     GeographyError
-        If a border or no-fire polygon file cannot be used.
+        If a border or no-fire polygon file cannot be used, or a no-fire zone does not overlap
+        the scenario area (:func:`no_fire_zone_problems`).
     """
     territory_ll = load_territory(scenario.geography.border)
     projection, pts = fit_projection(scenario, territory_ll)
     territory = Territory.build(territory_ll, projection)
 
-    px, py = projection.forward(pts[:, 0], pts[:, 1])
-    margin = scenario.geography.margin_km * 1000.0
-    tx0, ty0, tx1, ty1 = shapely.bounds(territory.polygon)
-    box = (
-        float(min(px.min(), tx0) - margin),
-        float(min(py.min(), ty0) - margin),
-        float(max(px.max(), tx1) + margin),
-        float(max(py.max(), ty1) + margin),
-    )
+    box = area_box(projection, pts, territory.polygon, scenario.geography.margin_km)
 
     def xy(lon: float, lat: float) -> np.ndarray:
         x, y = projection.forward(np.array([lon]), np.array([lat]))
@@ -316,13 +417,21 @@ def build_world(scenario: Scenario) -> World:
     ex, ey = projection.forward(arr(ews, "lon"), arr(ews, "lat"))
     circles = [z for z in scenario.geography.no_fire_zones if z.polygon is None]
     nx, ny = projection.forward(arr(circles, "lon"), arr(circles, "lat"))
+    zones_ll = {
+        i: load_polygon_file(z.polygon)
+        for i, z in enumerate(scenario.geography.no_fire_zones)
+        if z.polygon is not None
+    }
+    outside = no_fire_zone_problems(scenario, projection, pts, territory.polygon, zones_ll)
+    if outside:
+        i, message = outside[0]
+        raise GeographyError(f"geography.no_fire_zones[{i}]: {message}")
     polys = []
     guarded = []
-    for z in scenario.geography.no_fire_zones:
-        if z.polygon is not None:
-            t = Territory.build(load_polygon_file(z.polygon), projection)
-            polys.append(Region(edges=t.edges, polygon=t.polygon))
-            guarded.append(_region(shapely.buffer(t.polygon, ROE_GUARD_M, join_style="mitre")))
+    for polygon in zones_ll.values():
+        t = Territory.build(polygon, projection)
+        polys.append(Region(edges=t.edges, polygon=t.polygon))
+        guarded.append(_region(shapely.buffer(t.polygon, ROE_GUARD_M, join_style="mitre")))
     inner = None
     if scenario.doctrine.engage_only_inside_border:
         inner = _region(shapely.buffer(territory.polygon, -ROE_GUARD_M, join_style="mitre"))

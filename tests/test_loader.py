@@ -157,6 +157,86 @@ def test_unknown_weapon_reference(tiny_scenario_yaml: str) -> None:
     assert p.message.startswith("unknown weapon 'pioru' (known: ")
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "path", "own", "builtin"),
+    [
+        ("type: gerbera", "type: nope", "waves[0].type", "gerbera", ["shahed136", "lancet"]),
+        ("weapon: piorun", "weapon: nope", "defenders[0].weapon", "piorun", ["camm", "nasams"]),
+        (
+            "platform: f16",
+            "platform: nope",
+            "defenders[1].platform",
+            "f16",
+            ["f35a", "eurofighter"],
+        ),
+        ("{aim9x: 2}", "{aim9x: 2, nope: 1}", "defenders[1].loadout.nope", "aim9x", ["aim120c"]),
+    ],
+)
+def test_unknown_id_lists_the_built_in_catalogue_too(
+    tiny_scenario_yaml: str, old: str, new: str, path: str, own: str, builtin: list[str]
+) -> None:
+    # The scenario's own entries and the catalogue's are both what the user can name.
+    p = only(problems_of(tiny_scenario_yaml.replace(old, new)))
+    assert p.path == path
+    known = p.message.split("(known: ", 1)[1].rstrip(")").split(", ")
+    assert {own, *builtin} <= set(known)
+    assert known == sorted(known)
+
+
+def test_zero_length_route_is_refused(tiny_scenario_yaml: str) -> None:
+    # Every drone would count as leaked at launch, having flown nowhere.
+    text = tiny_scenario_yaml.replace(
+        "route:\n      - {lat: 52.23, lon: 21.01}",
+        "route:\n      - {lat: 52.9, lon: 24.2}\n      - {lat: 52.9, lon: 24.2}",
+    )
+    p = only(problems_of(text))
+    assert p.path == "waves[0].route"
+    assert p.line == line_of(text, "route:") + 1  # the list, on the next line
+    assert p.message.startswith("the route has zero length: every waypoint is the launch point")
+    # Out and back to the launch point is a flight: accepted.
+    there_and_back = tiny_scenario_yaml.replace(
+        "route:\n      - {lat: 52.23, lon: 21.01}",
+        "route:\n      - {lat: 52.23, lon: 21.01}\n      - {lat: 52.9, lon: 24.2}",
+    )
+    assert load_scenario_text(there_and_back).waves[0].route[-1].lat == 52.9
+
+
+def test_sensor_active_after_the_run_is_refused(tiny_scenario_yaml: str) -> None:
+    text = tiny_scenario_yaml.replace(
+        "    antenna_height_m: 30", "    antenna_height_m: 30\n    active_h: [10, 20]"
+    )
+    p = only(problems_of(text))  # duration_h: 4, so it would never switch on
+    assert p.path == "sensors[0].active_h"
+    assert p.line == line_of(text, "active_h")
+    assert "at or after the end of the run (duration_h: 4)" in p.message
+    assert "never switch on" in p.message
+    at_end = text.replace("active_h: [10, 20]", "active_h: [4, 5]")
+    assert only(problems_of(at_end)).path == "sensors[0].active_h"
+    before_end = text.replace("active_h: [10, 20]", "active_h: [3.5, 20]")
+    assert load_scenario_text(before_end).sensors[0].active_h == (3.5, 20.0)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path"),
+    [  # the scenario's own type, and a catalogue type it overrides
+        ("    endurance_km: 600", "    endurance_km: 600\n    sources: x", "gerbera"),
+        ("drone_types:\n", "drone_types:\n  lancet: {sources: x}\n", "lancet"),
+    ],
+)
+def test_sources_that_are_not_a_mapping_are_refused(
+    tiny_scenario_yaml: str, old: str, new: str, path: str
+) -> None:
+    # They were dropped (or replaced by the catalogue's) without a word.
+    text = tiny_scenario_yaml.replace(old, new).replace("type: gerbera", f"type: {path}")
+    p = only(problems_of(text))
+    assert p.path == f"drone_types.{path}.sources"
+    assert p.line == line_of(text, "sources: x")
+    assert p.message == "expected a mapping, got 'x'"
+    # An empty 'sources:' (null) still means no sources of its own.
+    empty = text.replace("sources: x", "sources: null")
+    assert load_scenario_text(empty).drone_types[path].cost_usd > 0
+
+
 def test_cross_reference_errors_are_split(tiny_scenario_yaml: str) -> None:
     text = tiny_scenario_yaml.replace("weapon: piorun", "weapon: pioru").replace(
         "type: gerbera", "type: gerber"
@@ -464,6 +544,94 @@ def test_no_fire_polygon_files(tmp_path: Path, tiny_scenario_yaml: str) -> None:
     ]
     assert problems[0].line == line_of(text, "points.geojson")
     assert problems[1].line == line_of(text, "nowhere.geojson")
+
+
+def test_unknown_border_name_in_a_file_lists_the_built_in_ones(
+    tmp_path: Path, tiny_scenario_yaml: str
+) -> None:
+    # In a file the name is resolved against its folder first: still say what is built in.
+    text = tiny_scenario_yaml.replace("border: poland", "border: atlantis")
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    p = only(info.value.problems)
+    assert p.path == "geography.border"
+    assert p.line == line_of(text, "border: atlantis")
+    assert "'atlantis' is not a built-in territory" in p.message
+    assert "built-in: poland, germany, czechia" in p.message
+
+
+#: Poland's no-fire zone with latitude and longitude swapped: lat 20-24, lon 50-54 (GeoJSON
+#: positions are [lon, lat]).
+SWAPPED = {
+    "type": "Polygon",
+    "coordinates": [[[50.0, 20.0], [54.0, 20.0], [54.0, 24.0], [50.0, 24.0], [50.0, 20.0]]],
+}
+ZONE = "geography.no_fire_zones[0]"
+FAR = {  # far away, whichever way round
+    "type": "Polygon",
+    "coordinates": [[[100.0, 20.0], [104.0, 20.0], [104.0, 24.0], [100.0, 24.0], [100.0, 20.0]]],
+}
+
+
+@pytest.mark.parametrize(
+    ("zone", "path", "says"),
+    [
+        ("{name: far, polygon: swapped.geojson}", f"{ZONE}.polygon", "look swapped"),
+        ("{name: far, polygon: far.geojson}", f"{ZONE}.polygon", "longitude swapped?"),
+        ("{name: far, lat: 21.0, lon: 52.2, radius_km: 25}", ZONE, "look swapped"),
+        ("{name: far, lat: 21.0, lon: 102, radius_km: 25}", ZONE, "longitude swapped?"),
+    ],
+)
+def test_no_fire_zone_outside_the_scenario_area_is_refused(
+    tmp_path: Path, tiny_scenario_yaml: str, zone: str, path: str, says: str
+) -> None:
+    # Circles and polygons alike: a zone that cannot stop a shot is a mistake, and it is named.
+    (tmp_path / "swapped.geojson").write_text(json.dumps(SWAPPED))
+    (tmp_path / "far.geojson").write_text(json.dumps(FAR))
+    text = tiny_scenario_yaml.replace(
+        "  border: poland\n", f"  border: poland\n  no_fire_zones:\n    - {zone}\n"
+    )
+    p = only(problems_of(text, base_dir=tmp_path))
+    assert p.path == path
+    assert p.line == line_of(text, "name: far")
+    assert p.message.startswith("the no-fire zone 'far' does not overlap the scenario area")
+    assert says in p.message
+
+
+def test_no_fire_zones_do_not_widen_the_scenario_area(
+    tmp_path: Path, tiny_scenario_yaml: str
+) -> None:
+    # A zone only forbids shots: overlapping the area from outside it, a circle or a polygon is
+    # accepted and leaves the area (the box drones exit by) as it is.
+    from sim.world import build_world
+
+    east = {
+        "type": "Polygon",
+        "coordinates": [[[25.0, 52.0], [30.0, 52.0], [30.0, 53.0], [25.0, 53.0], [25.0, 52.0]]],
+    }
+    (tmp_path / "east.geojson").write_text(json.dumps(east))
+    base = build_world(load_scenario_text(tiny_scenario_yaml)).box
+    for zone in (
+        "{name: east, polygon: east.geojson}",
+        "{name: east, lat: 52.5, lon: 28.0, radius_km: 300}",
+    ):
+        text = tiny_scenario_yaml.replace(
+            "  border: poland\n", f"  border: poland\n  no_fire_zones:\n    - {zone}\n"
+        )
+        assert build_world(load_scenario_text(text, base_dir=tmp_path)).box == base
+
+
+def test_no_fire_zone_outside_the_area_is_refused_when_built(tiny: Scenario) -> None:
+    # Without the loader (a scenario built in code), building its world refuses it too.
+    from sim.errors import GeographyError
+    from sim.world import build_world
+
+    doc = scenario_to_document(tiny)
+    doc["geography"]["no_fire_zones"] = [{"name": "far", "lat": 21.0, "lon": 52.2, "radius_km": 5}]
+    with pytest.raises(GeographyError, match=r"no_fire_zones\[0\]: the no-fire zone 'far'"):
+        build_world(Scenario.model_validate(doc))
 
 
 # --------------------------------------------------------------------------------------------
