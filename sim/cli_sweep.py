@@ -99,7 +99,12 @@ def sweep_cmd(
     sweep_file: Annotated[Path, typer.Argument(help="Sweep YAML file.", metavar="SWEEP")],
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Output folder (default runs/sweeps/<sweep name>/)."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output folder: new, empty or an earlier sweep's (default runs/sweeps/<sweep "
+            "name>/).",
+        ),
     ] = None,
     workers: Annotated[
         int | None,
@@ -156,12 +161,20 @@ def sweep_cmd(
     """Run a designed parameter sweep (grid, lhs, sobol, nolh) with replications at each point."""
     from sim.errors import IncursionError
     from sim.locks import check_out_folder
-    from sim.sweeps import default_out, estimate_seconds, execute, plan_sweep, time_base
+    from sim.sweeps import (
+        RESUME_AND_OVERWRITE,
+        check_sweep_out,
+        default_out,
+        estimate_seconds,
+        execute,
+        plan_sweep,
+        time_base,
+    )
 
     if engine is not None and engine not in ("des", "vectorised"):
         raise typer.BadParameter("choose des or vectorised", param_hint="--engine")
     if resume and overwrite:
-        raise typer.BadParameter("choose one of --resume and --overwrite", param_hint="--resume")
+        raise typer.BadParameter(RESUME_AND_OVERWRITE, param_hint="--resume")
     if scheduler is not None and use_dask:
         raise typer.BadParameter(
             "--dask starts a local cluster; --scheduler uses an existing one: choose one",
@@ -173,6 +186,7 @@ def sweep_cmd(
     target = out if out is not None else default_out(plan)
     if not dry_run:
         check_out_folder(target)  # one line now, rather than a traceback once points have run
+        check_sweep_out(target)  # not a run's folder, nor a user's: before the timing runs
     n = plan.n_points
     total = n * plan.replications
     console.print(

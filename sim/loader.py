@@ -62,6 +62,8 @@ MAX_NODES = 1_000_000
 MAX_PROBLEMS = 50
 
 Loc = tuple[str | int, ...]
+#: A path part that may be a list index.
+_DIGITS = re.compile(r"[0-9]+")
 _Pos = tuple[int, int]
 
 _TAG = "tag:yaml.org,2002:"
@@ -670,7 +672,7 @@ def _match(data: Any, tokens: list[str | int], i: int) -> tuple[str | int, int] 
                 name = ".".join(str(t) for t in tokens[i:j])
                 if name in names:
                     return names.index(name), j
-        if tok.isdigit() and int(tok) < len(data):  # .2 when no item is named '2'
+        if _DIGITS.fullmatch(tok) and int(tok) < len(data):  # .2 when no item is named '2'
             return int(tok), i + 1
         return None
     if isinstance(data, dict):
@@ -1076,7 +1078,19 @@ def _existing(data: Any) -> str:
     return _describe(data)
 
 
-def _set(document: dict[str, Any], path: str, value: Any) -> Loc:
+def _resolve(document: dict[str, Any], path: str) -> Loc:
+    """The location in ``document`` that ``path`` names, list items as their index.
+
+    Two spellings of one field (``defenders.b1.magazine``, ``defenders.0.magazine`` and
+    ``defenders[0].magazine`` when ``b1`` is the first defender) give the same location. The
+    last part may be a key :func:`set_path` may add (see :func:`_new_key`). A part made of digits
+    that is both the name of one list item and the index of another is refused as ambiguous.
+
+    Raises
+    ------
+    ScenarioError
+        If the path does not exist or is ambiguous.
+    """
     tokens = _tokens(path)
     if not path or any(t == "" for t in tokens):
         raise ScenarioError(None, [Problem(path, "not a field path (expected a.b.c)")])
@@ -1085,12 +1099,91 @@ def _set(document: dict[str, Any], path: str, value: Any) -> Loc:
     i = 0
     while True:
         found = _match(data, tokens, i) or _new_key(document, tuple(loc), data, tokens, i, path)
-        seg, i = found
+        seg, j = found
+        if isinstance(data, list):
+            _unambiguous(data, tokens[i], seg, tuple(loc), path)
         loc.append(seg)
-        if i == len(tokens):
-            data[seg] = _plain(value)
+        if j == len(tokens):
             return tuple(loc)
         data = data[seg]
+        i = j
+
+
+class _AmbiguousPathError(ScenarioError):
+    """A path with a part that may mean two list items (see :func:`_unambiguous`)."""
+
+
+def _unambiguous(items: list[Any], tok: str | int, seg: str | int, loc: Loc, path: str) -> None:
+    """Refuse a digit part of a path that names one item of ``items`` and indexes another."""
+    if not (isinstance(tok, str) and _DIGITS.fullmatch(tok)):
+        return
+    k = int(tok)
+    if k >= len(items) or seg == k:
+        return
+    where = format_path(loc) or "the top level"
+    other = items[k].get("name") if isinstance(items[k], dict) else None
+    that = f"{where}[{k}]" + (f" (named '{other}')" if isinstance(other, str) else "")
+    use = f"{where}.{other}" if isinstance(other, str) else f"{where}[{k}]"
+    message = (
+        f"'{tok}' in {where} is ambiguous: it is the name of {where}[{seg}] and the index of "
+        f"{that}: write {use} for {where}[{k}], or {where}[{seg}] for the item named '{tok}'"
+    )
+    raise _AmbiguousPathError(None, [Problem(path, message)])
+
+
+def _set(document: dict[str, Any], path: str, value: Any) -> Loc:
+    loc = _resolve(document, path)
+    _set_at(document, loc, value)
+    return loc
+
+
+def _set_at(document: dict[str, Any], loc: Loc, value: Any) -> None:
+    data: Any = document
+    for seg in loc[:-1]:
+        data = data[seg]
+    data[loc[-1]] = _plain(value)
+
+
+def _contains(outer: Loc, inner: Loc) -> bool:
+    """Whether location ``inner`` is ``outer`` or lies inside it."""
+    return inner[: len(outer)] == outer
+
+
+def _overlaps(locs: list[Loc]) -> list[tuple[int, int]]:
+    """Pairs ``(a, b)`` of indices into ``locs`` where ``locs[a]`` contains ``locs[b]`` (or
+    equals it): every location that lies in (or is) an earlier-sorted one, paired with the
+    innermost such one."""
+
+    def key(loc: Loc) -> tuple[tuple[int, Any], ...]:
+        return tuple((0, s) if isinstance(s, int) else (1, s) for s in loc)
+
+    order = sorted(range(len(locs)), key=lambda n: (key(locs[n]), n))
+    stack: list[int] = []
+    pairs = []
+    for n in order:
+        while stack and not _contains(locs[stack[-1]], locs[n]):
+            stack.pop()
+        if stack:
+            pairs.append((stack[-1], n))
+        stack.append(n)
+    return pairs
+
+
+def _overlap_text(path: str, loc: Loc, other: str, other_loc: Loc, ref: str = "") -> str:
+    """How setting ``path`` (at ``loc``) collides with setting ``other`` (at ``other_loc``, one of
+    them containing the other); ``ref`` says where ``other`` is written."""
+    named = f"'{other}'" + (f" ({ref})" if ref else "")
+    if loc == other_loc:
+        return f"'{path}' sets {format_path(loc)}, as {named} does"
+    if _contains(other_loc, loc):
+        return (
+            f"'{path}' sets {format_path(loc)}, which is part of {format_path(other_loc)}, set "
+            f"whole by {named}"
+        )
+    return (
+        f"'{path}' sets the whole {format_path(loc)}, of which {named} sets "
+        f"{format_path(other_loc)}"
+    )
 
 
 def _new_key(
@@ -1124,9 +1217,12 @@ def set_path(document: dict[str, Any], path: str, value: Any) -> None:
         A scenario document, e.g. from :func:`scenario_to_document`.
     path : str
         Dotted path. List items are addressed by ``name`` or by index: ``waves.north.count``,
-        ``defenders.narew-1.magazine``, ``defenders[0].magazine``, ``weapons.aim9x.cost_usd``,
-        ``doctrine.assignment``. The last part may name a field the model has but the document
-        leaves unset (``defenders.narew-1.reload_min``) or a new key of a mapping field
+        ``defenders.narew-1.magazine``, ``defenders[0].magazine`` (or ``defenders.0.magazine``),
+        ``weapons.aim9x.cost_usd``, ``doctrine.assignment``. A part made of digits that is the
+        name of one item and the index of another (a defender named ``1`` that is not
+        ``defenders[1]``) is ambiguous and refused: use the other item's name, or ``[index]``.
+        The last part may name a field the model has but the document leaves unset
+        (``defenders.narew-1.reload_min``) or a new key of a mapping field
         (``defenders.qra.loadout.aim120c``).
     value : Any
         The new value (numpy numbers are converted to Python numbers).
@@ -1134,7 +1230,8 @@ def set_path(document: dict[str, Any], path: str, value: Any) -> None:
     Raises
     ------
     ScenarioError
-        If the path does not exist: the message names the path and what exists there.
+        If the path does not exist or is ambiguous: the message names the path and what exists
+        there.
     """
     _set(document, path, value)
 
@@ -1146,8 +1243,12 @@ def with_changes(s: Scenario, changes: Mapping[str, Any]) -> Scenario:
     ----------
     s : Scenario
     changes : mapping of str to Any
-        Dotted path (see :func:`set_path`) to new value. A changed catalogued number
-        (``weapons.aim9x.cost_usd``) loses its catalogue source.
+        Dotted path (see :func:`set_path`) to new value. Every path names a field of ``s`` (not
+        of the scenario as changed by the other paths), and no two may set the same field, or
+        one a field inside the other (``defenders.b1.magazine`` with ``defenders.0.magazine``
+        when ``b1`` is the first defender, or with ``defenders.b1``): refused, as one would
+        overwrite the other. A changed catalogued number (``weapons.aim9x.cost_usd``) loses its
+        catalogue source.
 
     Returns
     -------
@@ -1156,18 +1257,29 @@ def with_changes(s: Scenario, changes: Mapping[str, Any]) -> Scenario:
     Raises
     ------
     ScenarioError
-        If a path does not exist, or the changed scenario is not valid (each problem names the
-        change it comes from).
+        If a path does not exist or is ambiguous, two paths set the same field, or the changed
+        scenario is not valid (each problem names the change it comes from).
     """
     if not isinstance(changes, Mapping) or not all(isinstance(k, str) for k in changes):
         raise IncursionError(
             "changes must map dotted paths (str) to new values, e.g. {'waves.north.count': 40}"
         )
     document = scenario_to_document(s)
-    changed: dict[str, Loc] = {}
+    changed: dict[str, Loc] = {path: _resolve(document, path) for path in changes}
+    paths = list(changed)
+    locs = list(changed.values())
+    clashes = []
+    for a, b in _overlaps(locs):
+        later, earlier = max(a, b), min(a, b)
+        text = _overlap_text(paths[later], locs[later], paths[earlier], locs[earlier])
+        clashes.append(
+            Problem(paths[later], f"{text}: one would overwrite the other; drop one of them")
+        )
+    if clashes:
+        raise ScenarioError(f"scenario {s.name!r}", clashes)
     for path, value in changes.items():
-        loc = _set(document, path, copy.deepcopy(value))
-        changed[path] = loc
+        loc = changed[path]
+        _set_at(document, loc, copy.deepcopy(value))
         if len(loc) >= 3 and loc[0] in CATALOGUE_KINDS and loc[2] != "sources":
             sources = document[loc[0]][loc[1]].get("sources")
             if isinstance(sources, dict):

@@ -510,8 +510,11 @@ class Scenario(_Model):
         """A validated copy with fields changed by dotted path.
 
         ``scenario.with_changes({"waves.north.count": 40, "weapons.aim9x.cost_usd": 5e5})``;
-        list items are addressed by name (or index). Raises ``ScenarioError`` naming the path
-        if it does not exist or the new value is not valid.
+        list items are addressed by name (or index; a digit part that is one item's name and
+        another's index is refused as ambiguous). Every path names a field of this scenario, and
+        no two may set the same field or one inside the other. Raises ``ScenarioError`` naming
+        the path if it does not exist, is ambiguous or collides with another, or the new value is
+        not valid.
         """
         from sim.loader import with_changes
 

@@ -61,7 +61,15 @@ Resuming. ``sweep.json`` holds a sha256 fingerprint of the sweep file's content,
 scenario, the package version and the engine; ``resume`` reuses the point files of the same
 fingerprint only (so never mixes engines).
 Without ``resume`` a finished sweep in the folder is replaced; an unfinished one is refused unless
-``overwrite``.
+``overwrite`` (``resume`` and ``overwrite`` together are refused). The folder must be new, empty,
+or hold a sweep's files and nothing else (a ``sweep.json`` of a sweep's, see
+:func:`check_sweep_out`): a sweep never writes into, or deletes files of, a run folder or a
+folder of the user's.
+
+Parameters. Paths are resolved in the base scenario (:func:`sim.loader.set_path`), list items to
+their index: no two parameters (nor two paths of one) may set the same field, however spelled, or
+one a field inside the other; nor may a parameter set ``replications`` or ``seed`` (the sweep's
+own, at every point) or ``name`` or ``description`` (which change nothing).
 
 The tables do not depend on the executor, the number of workers, the order in which points
 complete, or on whether the sweep was interrupted and resumed: each point's result is a function
@@ -104,7 +112,7 @@ from pydantic import (
 
 from sim import designs
 from sim._paths import current_umask
-from sim.errors import IncursionError, LimitError, Problem, ScenarioError
+from sim.errors import IncursionError, LimitError, OutputFolderError, Problem, ScenarioError
 from sim.scenario import MAX_REPLICATIONS, Bool, Int, Scenario
 
 __all__ = [
@@ -141,6 +149,20 @@ GRID_LEVELS = 5
 #: Version of the point-file layout.
 POINT_FORMAT = 1
 _RESERVED = ("point", "seed", "replication", "rng_seed", "cluster")
+#: Scenario fields a parameter may not set: the sweep sets them itself at every point, or they
+#: change nothing in the simulation (every point would be the same, with a column saying not).
+_NOT_PARAMETERS = {
+    "replications": "the sweep sets the replications of every point itself ({replications}, the "
+    "sweep file's replications: or else the base scenario's), so this parameter would change "
+    "nothing but its column: set replications: in the sweep file instead",
+    "seed": "the sweep sets the seed of every point itself ({seed}, the sweep file's seed: or "
+    "else the base scenario's; with crn: false, a different one drawn from it at each point), so"
+    " this parameter would change nothing but its column: set seed: in the sweep file instead",
+    "name": "the scenario's name is a label and changes nothing in the simulation: every point "
+    "would give the same results",
+    "description": "the scenario's description changes nothing in the simulation: every point "
+    "would give the same results",
+}
 #: The engines a sweep can run its points on (:func:`sim.run`'s ``engine``).
 ENGINES = ("des", "vectorised")
 _LARGEST_FILE = 1_000_000
@@ -508,12 +530,18 @@ def _is_num(v: Any) -> bool:
     return (_is_int(v) or isinstance(v, float | np.floating)) and not isinstance(v, bool)
 
 
-def _locate(document: dict[str, Any], path: str) -> tuple[Any, Any]:
-    """(base value at ``path`` or None, the model type there); ScenarioError if no such path."""
+def _locate(document: dict[str, Any], path: str) -> tuple[Any, Any, tuple[Any, ...]]:
+    """(base value at ``path`` or None, the model type there, its location: list items as their
+    index); ScenarioError if no such path, or an ambiguous one."""
     ld = _loader()
-    loc = ld._set(copy.deepcopy(document), path, None)
+    loc = ld._resolve(document, path)
     tp, _ = ld._type_at(loc, document)
-    return ld._child_at(document, loc), tp
+    return ld._child_at(document, loc), tp, loc
+
+
+def _path_loc(i: int, j: int | None) -> tuple[Any, ...]:
+    """The sweep-file location of parameter ``i``'s path (its ``j``-th, for a list)."""
+    return ("parameters", i, "path") if j is None else ("parameters", i, "path", j)
 
 
 def _type_is_int(tp: Any) -> bool:
@@ -639,7 +667,6 @@ def plan_sweep(
             src.problem(("design",), f"{_an(kind)} design needs samples: N (the number of points)")
         )
     labels: dict[str, int] = {}
-    paths: dict[str, int] = {}
     for i, par in enumerate(spec.parameters):
         if kind != "grid" and par.levels is not None:
             problems.append(
@@ -674,15 +701,6 @@ def plan_sweep(
                     f"'{label}' would clash with a results column: give the parameter a name:",
                 )
             )
-        for path in par.paths:
-            if path in paths:
-                problems.append(
-                    src.problem(
-                        ("parameters", i, "path"),
-                        f"the path '{path}' is already set by parameters[{paths[path]}]",
-                    )
-                )
-            paths.setdefault(path, i)
     if problems:
         raise src.error(problems)
 
@@ -709,30 +727,59 @@ def plan_sweep(
     replications = spec.replications if spec.replications is not None else base.replications
     seed = spec.seed if spec.seed is not None else base.seed
 
-    # Each parameter: its path exists, its levels or ends are valid values.
-    params: list[Parameter] = []
-    notes: list[str] = []
+    # Each parameter's paths: they exist, are not fields the sweep sets itself, and no two set
+    # the same field (however spelled) or one a field inside the other.
+    located: list[tuple[int, int | None, str, tuple[Any, ...]]] = []
+    kinds: dict[int, tuple[bool, bool]] = {}  # parameter -> (integer, numeric)
+    refused: set[int] = set()
+    ld = _loader()
     for i, par in enumerate(spec.parameters):
         label = par.label
         integer = numeric = True
-        path_ok = True
         for j, path in enumerate(par.paths):
-            ploc: tuple[Any, ...] = ("parameters", i, "path")
-            if isinstance(par.path, list):
-                ploc = (*ploc, j)
+            jj = j if isinstance(par.path, list) else None
+            ploc = _path_loc(i, jj)
+            who = f"parameter '{label}': " if label != path else ""
             try:
-                value, tp = _locate(document, path)
+                value, tp, loc = _locate(document, path)
             except ScenarioError as exc:
-                who = f"parameter '{label}': " if label != path else ""
-                problems.append(
-                    src.problem(ploc, f"{who}the scenario has no field '{path}': {_why(exc)}")
-                )
-                path_ok = False
+                if isinstance(exc, ld._AmbiguousPathError):
+                    message = f"{who}{_why(exc)}"
+                else:
+                    message = f"{who}the scenario has no field '{path}': {_why(exc)}"
+                problems.append(src.problem(ploc, message))
+                refused.add(i)
                 continue
+            if len(loc) == 1 and loc[0] in _NOT_PARAMETERS:
+                why = _NOT_PARAMETERS[loc[0]].format(replications=replications, seed=seed)
+                problems.append(src.problem(ploc, f"{who}{why}"))
+                refused.add(i)
+                continue
+            located.append((i, jj, path, loc))
             integer &= _is_int(value) if value is not None else _type_is_int(tp)
             numeric &= _is_num(value) if value is not None else _type_is_num(tp)
-        if not path_ok:
+        kinds[i] = (integer, numeric)
+    for a, b in ld._overlaps([loc for *_, loc in located]):
+        # reported at the one written later, naming the other
+        (i, j, path, loc), (oi, oj, other, oloc) = sorted((located[a], located[b]))[::-1]
+        ref = ld.format_path(_path_loc(oi, oj))
+        text = ld._overlap_text(path, loc, other, oloc, ref)
+        problems.append(
+            src.problem(
+                _path_loc(i, j),
+                f"{text}: one would overwrite the other at every point; drop one of them",
+            )
+        )
+        refused.update((i, oi))
+
+    # Each parameter: its levels or ends are valid values.
+    params: list[Parameter] = []
+    notes: list[str] = []
+    for i, par in enumerate(spec.parameters):
+        if i in refused:
             continue
+        label = par.label
+        integer, numeric = kinds[i]
         rng: tuple[float, float] | None = None
         grid_levels: list[Any] | None = None
         checks: list[tuple[tuple[Any, ...], Any, str]] = []
@@ -1228,26 +1275,113 @@ def _complete(meta_path: Path) -> bool:
         return False
 
 
+#: What a sweep writes in its folder (``points`` is the folder of point files).
+SWEEP_FILES = frozenset(
+    {"sweep.json", "results.parquet", "replications.parquet", "sensitivity.csv", "sweep.png"}
+)
+#: A file being written atomically (``_atomic_write``), left behind if the process was killed.
+_TMP_RE = re.compile(
+    r"^\.(sweep\.json|results\.parquet|replications\.parquet|sensitivity\.csv|sweep\.png)"
+    r"\..+\.tmp$"
+)
+_POINT_TMP_RE = re.compile(r"^\.point-\d{6,}\.json\..+\.tmp$")
+#: The message for resume and overwrite together (the CLI's and the API's).
+RESUME_AND_OVERWRITE = (
+    "choose one of --resume (resume=True: finish the sweep in the output folder) and --overwrite "
+    "(overwrite=True: start it again)"
+)
+
+
+def _not_a_sweep_folder(out: Path) -> str | None:
+    """Why the existing folder ``out`` is not one a sweep may write in, or None if it may be:
+    it is empty, or holds a sweep's files (a ``sweep.json`` of a sweep's) and nothing else."""
+    try:
+        own_name = out.resolve().name
+        names = sorted(p.name for p in out.iterdir())
+        points = out / "points"
+        in_points = sorted(p.name for p in points.iterdir()) if points.is_dir() else []
+    except (OSError, RuntimeError) as exc:
+        return f"cannot be read ({(getattr(exc, 'strerror', None) or str(exc)).lower()})"
+    if "summary.json" in names:
+        return "is a run folder (incursion run's: it holds summary.json)"
+    probe = re.compile(rf"^\.{re.escape(own_name)}\..+\.probe$")  # check_out_folder's
+    others = [
+        n
+        for n in names
+        if n not in SWEEP_FILES and n != "points" and not _TMP_RE.match(n) and not probe.match(n)
+    ]
+    if "points" in names and not points.is_dir():
+        others.append("points")
+    others += [
+        f"points/{n}" for n in in_points if not _POINT_RE.match(n) and not _POINT_TMP_RE.match(n)
+    ]
+    if others:
+        shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+        return f"holds files a sweep does not write ({shown}): it is not a sweep folder"
+    meta = out / "sweep.json"
+    if "sweep.json" not in names:
+        results = [n for n in names if n in SWEEP_FILES] + [
+            f"points/{n}" for n in in_points if _POINT_RE.match(n)
+        ]
+        if results:
+            return (
+                f"holds {', '.join(results[:3])}{', ...' if len(results) > 3 else ''} but no "
+                "sweep.json (what ran): it is not a sweep folder"
+            )
+        return None  # empty but for an empty points/ or temporary files of a killed sweep
+    try:
+        doc = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "is not a sweep folder (its sweep.json is not readable JSON)"
+    if not (isinstance(doc, dict) and isinstance(doc.get("fingerprint"), dict)):
+        return "is not a sweep folder (its sweep.json is not a sweep's)"
+    return None
+
+
+def check_sweep_out(out: str | Path) -> None:
+    """Refuse an output folder ``out`` that exists and is neither empty nor a sweep's own.
+
+    A sweep replaces and deletes its own files in ``out`` (``--overwrite``, a finished sweep run
+    again): in a folder that is not a sweep's (an ``incursion run`` folder, a user's) it would
+    mix its files with, and may delete, files it did not write.
+
+    Raises
+    ------
+    OutputFolderError
+    """
+    out = Path(out)
+    if not out.exists():
+        return
+    why = "is a file, not a folder" if not out.is_dir() else _not_a_sweep_folder(out)
+    if why is not None:
+        raise OutputFolderError(
+            f"{out} exists and {why}; choose another --out (a sweep writes into a new or empty "
+            "folder, or one of its own)"
+        )
+
+
 def prepare_out(
     plan: SweepPlan, out: Path, *, resume: bool, overwrite: bool
 ) -> tuple[dict[int, dict[str, Any]], int]:
     """Check ``out`` against the plan; the point records to reuse and how many were discarded.
 
-    Without ``resume``, a finished sweep in ``out`` is replaced (as ``incursion run`` replaces a
-    run folder); an unfinished one is kept unless ``overwrite``.
+    ``out`` must not exist, or be empty, or hold a sweep's files and nothing else (see
+    :func:`check_sweep_out`). Without ``resume``, a finished sweep in ``out`` is replaced (as
+    ``incursion run`` replaces a run folder); an unfinished one is kept unless ``overwrite``.
 
     Raises
     ------
     IncursionError
-        ``out`` holds another sweep (resume), or an unfinished sweep (neither ``resume`` nor
-        ``overwrite``).
+        ``resume`` and ``overwrite`` together; ``out`` is not a sweep's folder, holds another
+        sweep (resume), or an unfinished sweep (neither ``resume`` nor ``overwrite``).
     """
+    if resume and overwrite:
+        raise IncursionError(RESUME_AND_OVERWRITE)
+    check_sweep_out(out)
     meta_path = out / "sweep.json"
     points_dir = out / "points"
     existing = sorted(points_dir.glob("point-*.json")) if points_dir.is_dir() else []
     has_meta = meta_path.is_file()
-    if out.exists() and not out.is_dir():
-        raise IncursionError(f"{out} is a file, not a folder: choose another --out")
     if resume and has_meta:
         try:
             old = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -1856,6 +1990,8 @@ def execute(
     """
     import pandas as pd
 
+    if resume and overwrite:
+        raise IncursionError(RESUME_AND_OVERWRITE)
     started = time.perf_counter()
     target = Path(out) if out is not None else default_out(plan)
     records, discarded = prepare_out(plan, target, resume=resume, overwrite=overwrite)
@@ -1864,8 +2000,9 @@ def execute(
     if on_start is not None:
         on_start(len(todo), reused, discarded)
     target.mkdir(parents=True, exist_ok=True)
-    (target / "points").mkdir(exist_ok=True)
+    # sweep.json first: it is what makes the folder recognisably a sweep's
     _write_text(target / "sweep.json", _sweep_json(plan, complete=False))
+    (target / "points").mkdir(exist_ok=True)
 
     done = 0
 
@@ -1957,7 +2094,8 @@ def sweep(
         The sweep file (spec section 4), or its content.
     out : path, optional
         Output folder (default ``runs/sweeps/<sweep file name>/``; ``runs/sweeps/sweep/`` for a
-        mapping or SweepSpec).
+        mapping or SweepSpec). If it exists it must be empty or a sweep's folder (holding only a
+        sweep's files); anything else is refused (``OutputFolderError``).
     workers : int, optional
         Local processes (default: every core); with ``dask``, the LocalCluster's worker
         processes. Each design point runs in one process (``sim.run(..., workers=1)``).
@@ -1973,7 +2111,8 @@ def sweep(
         Start a ``LocalCluster`` (``workers`` processes, loopback only) and run on it.
     overwrite : bool
         Replace an unfinished earlier sweep in ``out`` (a finished one is always replaced unless
-        ``resume``; an unfinished one is otherwise refused, to keep its points).
+        ``resume``; an unfinished one is otherwise refused, to keep its points). Not with
+        ``resume``.
     plot : bool
         Draw ``sweep.png`` (default true).
     engine : {"des", "vectorised"}, optional
@@ -1988,6 +2127,8 @@ def sweep(
         ``<metric>_mean / _ci95_low / _ci95_high`` for every metric. The same table, bit for bit,
         whatever the executor or worker count.
     """
+    if resume and overwrite:
+        raise IncursionError(RESUME_AND_OVERWRITE)
     plan = plan_sweep(sweep_or_path, engine=engine)
     for note in plan.notes:
         warnings.warn(note, SweepWarning, stacklevel=2)

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 import sim
 from sim.errors import IncursionError, LimitError, ScenarioError
+from sim.loader import scenario_to_document, set_path
 from sim.scenario import MAX_REPLICATIONS
 from sim.sweeps import MAX_POINTS, SweepPlan, SweepWarning, load_sweep, plan_sweep
 
@@ -109,6 +110,8 @@ PATHS = [
     "waves.north.count.x",
     "weapons.nope.pk",
     "defenders.0.magazine",
+    "defenders[0].magazine",
+    "replications",
     "waves..count",
     "",
     ".",
@@ -259,6 +262,14 @@ def check_plan(plan: SweepPlan) -> None:
     assert all(0 <= s < 2**64 for s in plan.seeds)
     if plan.kind == "grid":
         assert plan.n_points == math.prod(len(p.values or ()) for p in plan.parameters)
+    # No parameter sets a field the sweep sets itself, nor two the same field, however spelled.
+    doc = scenario_to_document(plan.base)
+    locs = [located(doc, path) for p in plan.parameters for path in p.paths]
+    assert not any(loc[0] in ("replications", "seed") for loc in locs), locs
+    for a, la in enumerate(locs):
+        for lb in locs[a + 1 :]:
+            assert la[: len(lb)] != lb, (la, lb)
+            assert lb[: len(la)] != la, (la, lb)
     for point in plan.points:
         assert list(point) == names
         for p in plan.parameters:
@@ -274,6 +285,27 @@ def check_plan(plan: SweepPlan) -> None:
                 assert isinstance(v, int) == p.integer
             else:
                 assert v in (p.values or [])
+
+
+def located(doc: Any, path: str) -> tuple[Any, ...]:
+    """Where ``path`` points in a scenario document: list items as their index."""
+    before = copy.deepcopy(doc)
+    marker = object()
+    set_path(before, path, marker)
+
+    def find(node: Any, here: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        if node is marker:
+            return here
+        if isinstance(node, dict | list):
+            for k, v in node.items() if isinstance(node, dict) else enumerate(node):
+                got = find(v, (*here, k))
+                if got is not None:
+                    return got
+        return None
+
+    loc = find(before, ())
+    assert loc is not None
+    return loc
 
 
 MAX_RUNS = 12

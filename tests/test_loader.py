@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -766,6 +767,84 @@ def test_with_changes_checks_a_changed_border(tiny: Scenario) -> None:
     with pytest.raises(ScenarioError) as info:
         with_changes(tiny, {"geography.border": "narnia"})
     assert only(info.value.problems).path == "geography.border"
+
+
+@pytest.mark.parametrize(
+    ("changes", "path", "says"),
+    [
+        # one field, two spellings (piorun-1 is defenders[0]): the later used to win, silently
+        (
+            {"defenders.piorun-1.magazine": 4, "defenders.0.magazine": 8},
+            "defenders.0.magazine",
+            "'defenders.0.magazine' sets defenders[0].magazine, as 'defenders.piorun-1.magazine' "
+            "does: one would overwrite the other",
+        ),
+        (
+            {"defenders[0].magazine": 4, "defenders.piorun-1.magazine": 8},
+            "defenders.piorun-1.magazine",
+            "as 'defenders[0].magazine' does",
+        ),
+        # a field, and the whole item that holds it
+        (
+            {
+                "sensors.radar-east.p_detect": 0.5,
+                "sensors.0": {"name": "r", "lat": 52.0, "lon": 22.0, "range_km": 100},
+            },
+            "sensors.0",
+            "'sensors.0' sets the whole sensors[0], of which 'sensors.radar-east.p_detect' sets "
+            "sensors[0].p_detect",
+        ),
+        (
+            {"defenders.qra-lask": {}, "defenders.1.loadout.aim9x": 3},
+            "defenders.1.loadout.aim9x",
+            "'defenders.1.loadout.aim9x' sets defenders[1].loadout.aim9x, which is part of "
+            "defenders[1], set whole by 'defenders.qra-lask'",
+        ),
+    ],
+)
+def test_with_changes_refuses_two_paths_to_one_field(
+    tiny: Scenario, changes: dict[str, Any], path: str, says: str
+) -> None:
+    with pytest.raises(ScenarioError) as info:
+        with_changes(tiny, changes)
+    p = only(info.value.problems)
+    assert p.path == path
+    assert says in p.message
+
+
+def test_with_changes_paths_name_fields_of_the_scenario_as_given(tiny: Scenario) -> None:
+    # A rename and a change of the renamed item: both paths are read in the scenario given.
+    s = with_changes(tiny, {"defenders.piorun-1.name": "p2", "defenders.piorun-1.magazine": 3})
+    assert (s.defenders[0].name, s.defenders[0].magazine) == ("p2", 3)
+    with pytest.raises(ScenarioError, match="no 'p2' in defenders"):
+        with_changes(tiny, {"defenders.piorun-1.name": "p2", "defenders.p2.magazine": 3})
+
+
+def test_a_digit_name_that_is_another_items_index_is_ambiguous(tiny_scenario_yaml: str) -> None:
+    # The first defender is named "1"; defenders.1 used to mean it, not defenders[1].
+    s = load_scenario_text(tiny_scenario_yaml.replace("name: piorun-1", 'name: "1"'))
+    with pytest.raises(ScenarioError) as info:
+        s.with_changes({"defenders.1.magazine": 3})
+    p = only(info.value.problems)
+    assert p.path == "defenders.1.magazine"
+    assert p.message == (
+        "'1' in defenders is ambiguous: it is the name of defenders[0] and the index of "
+        "defenders[1] (named 'qra-lask'): write defenders.qra-lask for defenders[1], or "
+        "defenders[0] for the item named '1'"
+    )
+    doc = scenario_to_document(s)
+    with pytest.raises(ScenarioError, match="is ambiguous"):
+        set_path(doc, "defenders.1.aircraft", 3)
+    # What the message offers works; so does the index of an item that bears no digit name.
+    assert s.with_changes({"defenders[0].magazine": 3}).defenders[0].magazine == 3
+    assert s.with_changes({"defenders.qra-lask.aircraft": 3}).defenders[1].aircraft == 3
+    assert s.with_changes({"defenders[1].aircraft": 3}).defenders[1].aircraft == 3
+    assert s.with_changes({"defenders.0.magazine": 3}).defenders[0].magazine == 3
+    # A digit name that is its own item's index, or beyond the list, is not ambiguous.
+    own = load_scenario_text(tiny_scenario_yaml.replace("name: qra-lask", 'name: "1"'))
+    assert own.with_changes({"defenders.1.aircraft": 3}).defenders[1].aircraft == 3
+    far = load_scenario_text(tiny_scenario_yaml.replace("name: piorun-1", 'name: "7"'))
+    assert far.with_changes({"defenders.7.magazine": 3}).defenders[0].magazine == 3
 
 
 def test_set_path_in_place(tiny: Scenario) -> None:

@@ -17,13 +17,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import scenario_factory as sf
+import yaml
 from cli_runner import incursion
 
 from sim import cli
-from sim.errors import IncursionError
+from sim.errors import IncursionError, OutputFolderError, ScenarioError
 from sim.loader import dump_resolved_yaml
 from sim.metrics import METRIC_NAMES
 from sim.sweeps import (
+    RESUME_AND_OVERWRITE,
     SweepWarning,
     _compute_point,
     build_tables,
@@ -702,6 +704,224 @@ def test_dry_run_prints_plan_and_estimate(
     assert "on 2 workers" in out
     assert "dry run: nothing ran" in out
     assert not (chdir_folder / "runs").exists()
+
+
+# ---------------------------------------------------------------- what a parameter may set
+
+
+@pytest.mark.parametrize(
+    ("field", "says"),
+    [
+        # The column said 1 and 50, but every point ran the sweep's 3 replications.
+        (
+            "replications",
+            "bad.yaml:9:11: parameters[1].path: parameter 'p': the sweep sets the replications "
+            "of every point itself (3, the sweep file's replications: or else the base "
+            "scenario's), so this parameter would change nothing but its column: set "
+            "replications: in the sweep file instead",
+        ),
+        (
+            "seed",
+            "bad.yaml:9:11: parameters[1].path: parameter 'p': the sweep sets the seed of every "
+            "point itself (5, the sweep file's seed: or else the base scenario's; with crn: "
+            "false, a different one drawn from it at each point), so this parameter would change "
+            "nothing but its column: set seed: in the sweep file instead",
+        ),
+        (
+            "name",
+            "bad.yaml:9:11: parameters[1].path: parameter 'p': the scenario's name is a label and "
+            "changes nothing in the simulation: every point would give the same results",
+        ),
+        ("description", "parameter 'p': the scenario's description changes nothing"),
+    ],
+)
+def test_a_parameter_on_a_field_the_sweep_sets_is_refused(
+    chdir_folder: Path, capsys: pytest.CaptureFixture[str], field: str, says: str
+) -> None:
+    text = GRID.replace(
+        "  - path: waves.w0.count\n    values: [3, 8]",
+        f"  - name: p\n    path: {field}\n    values: [1, 50]",
+    )
+    (chdir_folder / "bad.yaml").write_text(text)
+    code, out, err = main(capsys, "sweep", "bad.yaml", "--dry-run")
+    assert code == 2
+    assert says in " ".join(err.replace(str(chdir_folder) + os.sep, "").split())
+    assert "Traceback" not in err + out
+    # through the library too, when the sweep file leaves replications and seed to the scenario
+    spec = {
+        "scenario": str(chdir_folder / "pk1.yaml"),
+        "parameters": [{"name": "p", "path": field, "values": [1, 50]}],
+    }
+    with pytest.raises(ScenarioError) as info:
+        plan_sweep(spec)
+    assert [p.path for p in info.value.problems] == ["parameters[0].path"]
+
+
+WHOLE_RADAR = (
+    "{name: radar-1, lat: 52.0, lon: 23.0, range_km: 400, antenna_height_m: 30, altitude_m: 9000, "
+    "scan_s: 10, p_detect: 0.5}"
+)
+
+
+@pytest.mark.parametrize(
+    ("parameters", "says"),
+    [
+        # one field, two spellings (bat-1 is defenders[0]): the later used to win, silently
+        (
+            "  - path: defenders.bat-1.magazine\n    values: [2, 5]\n"
+            "  - path: defenders.0.magazine\n    values: [3, 8]\n",
+            "bad.yaml:8:11: parameters[1].path: 'defenders.0.magazine' sets "
+            "defenders[0].magazine, as 'defenders.bat-1.magazine' (parameters[0].path) does: one "
+            "would overwrite the other at every point; drop one of them",
+        ),
+        (
+            "  - path: defenders[0].magazine\n    values: [2, 5]\n"
+            "  - name: mag\n    path: [waves.w0.count, defenders.bat-1.magazine]\n"
+            "    values: [3, 8]\n",
+            "parameters[1].path[1]: 'defenders.bat-1.magazine' sets defenders[0].magazine, as "
+            "'defenders[0].magazine' (parameters[0].path) does",
+        ),
+        # two paths of one parameter
+        (
+            "  - name: mag\n    path: [defenders.bat-1.magazine, defenders.0.magazine]\n"
+            "    values: [3, 8]\n",
+            "bad.yaml:7:38: parameters[0].path[1]: 'defenders.0.magazine' sets "
+            "defenders[0].magazine, as 'defenders.bat-1.magazine' (parameters[0].path[0]) does",
+        ),
+        # a field, and the whole sensor that holds it, in either order
+        (
+            "  - path: sensors.radar-1.p_detect\n    values: [0.5, 1.0]\n"
+            f"  - path: sensors.radar-1\n    values: [{WHOLE_RADAR}]\n",
+            "bad.yaml:8:11: parameters[1].path: 'sensors.radar-1' sets the whole sensors[0], of "
+            "which 'sensors.radar-1.p_detect' (parameters[0].path) sets sensors[0].p_detect: one "
+            "would overwrite the other at every point",
+        ),
+        (
+            f"  - path: sensors.0\n    values: [{WHOLE_RADAR}]\n"
+            "  - path: sensors.radar-1.p_detect\n    values: [0.5, 1.0]\n",
+            "bad.yaml:8:11: parameters[1].path: 'sensors.radar-1.p_detect' sets "
+            "sensors[0].p_detect, which is part of sensors[0], set whole by 'sensors.0' "
+            "(parameters[0].path)",
+        ),
+    ],
+)
+def test_two_parameters_on_one_field_are_refused(
+    chdir_folder: Path, capsys: pytest.CaptureFixture[str], parameters: str, says: str
+) -> None:
+    head = GRID[: GRID.index("parameters:\n") + len("parameters:\n")]
+    (chdir_folder / "bad.yaml").write_text(head + parameters)
+    code, out, err = main(capsys, "sweep", "bad.yaml", "--dry-run")
+    assert code == 2
+    assert says in " ".join(err.replace(str(chdir_folder) + os.sep, "").split())
+    assert "Traceback" not in err + out
+
+
+def test_a_digit_name_that_is_another_defenders_index_is_ambiguous(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # defenders[0] is named "1": defenders.1.magazine used to set it, not defenders[1]
+    doc = yaml.safe_load((folder / "pk1.yaml").read_text())
+    doc["defenders"] = [{**doc["defenders"][0], "name": "1"}, {**doc["defenders"][0], "name": "b2"}]
+    (folder / "digits.yaml").write_text(yaml.safe_dump(doc))
+    spec = {
+        "scenario": str(folder / "digits.yaml"),
+        "replications": 1,
+        "parameters": [{"path": "defenders.1.magazine", "values": [1, 2]}],
+    }
+    with pytest.raises(ScenarioError) as info:
+        plan_sweep(spec)
+    (p,) = info.value.problems
+    assert p.path == "parameters[0].path"
+    assert p.message == (
+        "'1' in defenders is ambiguous: it is the name of defenders[0] and the index of "
+        "defenders[1] (named 'b2'): write defenders.b2 for defenders[1], or defenders[0] for "
+        "the item named '1'"
+    )
+    spec["parameters"] = [{"path": "defenders.b2.magazine", "values": [1, 2]}]
+    assert plan_sweep(spec).changes(1) == {"defenders.b2.magazine": 2}
+
+
+# ---------------------------------------------------------------------------- the output folder
+
+
+def _snapshot(d: Path) -> dict[str, bytes]:
+    return {str(f.relative_to(d)): f.read_bytes() for f in sorted(d.rglob("*")) if f.is_file()}
+
+
+def test_sweep_writes_only_into_a_new_empty_or_sweep_folder(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    grid = str(folder / "grid-range.yaml")
+    (folder / "grid-range.yaml").write_text(GRID_RANGE.replace("levels: 3", "levels: 2"))
+    # An incursion run folder: a sweep there used to mix its files in (and a run then refused).
+    run_dir = folder / "a-run"
+    code, _, err = main(
+        capsys, "run", str(folder / "pk1.yaml"), "-n", "1", "-q", "--out", str(run_dir)
+    )
+    assert code == 0, err
+    before = _snapshot(run_dir)
+    for extra in ((), ("--overwrite",), ("--resume",)):
+        code, out, err = main(capsys, "sweep", grid, "-q", "-w", "1", "--out", str(run_dir), *extra)
+        assert code == 2
+        assert (
+            f"{run_dir} exists and is a run folder (incursion run's: it holds summary.json); "
+            "choose another --out (a sweep writes into a new or empty folder, or one of its own)"
+        ) in " ".join(err.split())
+        assert "Traceback" not in err + out
+    assert _snapshot(run_dir) == before
+    # A folder of the user's: the library refuses it too.
+    mine = folder / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    (mine / "results.parquet").write_text("not a sweep's")
+    with pytest.raises(
+        OutputFolderError, match=r"holds files a sweep does not write \(notes\.txt\)"
+    ):
+        sweep(grid, out=mine, workers=1, plot=False)
+    (mine / "notes.txt").unlink()
+    with pytest.raises(OutputFolderError, match=r"holds results\.parquet but no sweep\.json"):
+        sweep(grid, out=mine, workers=1, plot=False, overwrite=True)
+    (mine / "sweep.json").write_text("{}")
+    with pytest.raises(OutputFolderError, match=r"its sweep\.json is not a sweep's"):
+        sweep(grid, out=mine, workers=1, plot=False)
+    assert (mine / "results.parquet").read_text() == "not a sweep's"
+    # An empty folder is fine; the sweep's own folder then runs again, resumes, is overwritten.
+    empty = folder / "empty-out"
+    empty.mkdir()
+    code, _, err = main(capsys, "sweep", grid, "-q", "-w", "1", "--out", str(empty))
+    assert code == 0, err
+    for extra in ((), ("--resume",), ("--overwrite",)):
+        code, _, err = main(capsys, "sweep", grid, "-q", "-w", "1", "--out", str(empty), *extra)
+        assert code == 0, err
+    assert len(pd.read_parquet(empty / "results.parquet")) == 4
+    # ... but not once a file of the user's is in it; nor does a run replace it.
+    (empty / "points" / "notes.txt").write_text("keep")
+    code, _, err = main(capsys, "sweep", grid, "-q", "-w", "1", "--out", str(empty), "--resume")
+    assert code == 2
+    assert "holds files a sweep does not write (points/notes.txt)" in " ".join(err.split())
+    code, _, err = main(
+        capsys, "run", str(folder / "pk1.yaml"), "-n", "1", "-q", "--out", str(empty)
+    )
+    assert code == 2
+    assert "is not a run folder" in err
+
+
+def test_resume_and_overwrite_together_are_refused(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = folder / "both-flags"
+    with pytest.raises(IncursionError) as info:
+        sweep(folder / "grid.yaml", out=out, workers=1, resume=True, overwrite=True)
+    assert str(info.value) == RESUME_AND_OVERWRITE
+    with pytest.raises(IncursionError, match="choose one of --resume"):
+        execute(plan_sweep(folder / "grid.yaml"), out, resume=True, overwrite=True)
+    assert not out.exists()
+    code, _, err = main(
+        capsys, "sweep", str(folder / "grid.yaml"), "--out", str(out), "--resume", "--overwrite"
+    )
+    assert code == 2
+    assert RESUME_AND_OVERWRITE in " ".join(err.replace("│", " ").split())
+    assert not out.exists()
 
 
 # ---------------------------------------------------------------------------- sensitivity
