@@ -46,11 +46,17 @@ SCENARIO = {
 }
 
 
+def _sigint_default() -> None:
+    # A shell's background job (``cmd &``, nohup) starts with Ctrl-C ignored, and Python then
+    # keeps ignoring it, as it should; the run under test must get Ctrl-C as a terminal gives it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(path: Path, out: Path, reps: int) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "sim", "run", str(path), "-n", str(reps), "-w", "1", "-q",
          "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_sigint_default,
     )  # fmt: skip
 
 

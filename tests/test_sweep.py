@@ -391,7 +391,14 @@ def _start(folder: Path, out: str, *extra: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group, so its workers can be signalled too
+        preexec_fn=_sigint_default,
     )
+
+
+def _sigint_default() -> None:
+    # A shell's background job (``cmd &``, nohup) starts with Ctrl-C ignored, and Python then
+    # keeps ignoring it, as it should; the sweep under test must get Ctrl-C as a terminal gives it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_points(proc: subprocess.Popen[str], points: Path, n: int) -> None:
