@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -192,14 +193,21 @@ def _whole(name: str, value: object, lo: int, hi: int) -> int:
     return out
 
 
-def _ci_relative_width(collector: _Collector, seed: int) -> float:
-    """Width of the 95 % interval of the cost-exchange ratio relative to its mean."""
-    cer = summarize(collector.metric("cost_exchange_ratio"), kind="ratio", rng_seed=seed)
-    lo, hi = cer["ci95"]
-    mean = cer["mean"]
+def relative_width(summary: dict[str, Any]) -> float:
+    """Width of a metric's 95 % interval relative to its mean (:func:`sim.metrics.summarize`'s
+    output); inf without a finite interval or with a mean of 0."""
+    lo, hi = summary["ci95"]
+    mean = summary["mean"]
     if not (math.isfinite(mean) and math.isfinite(lo) and math.isfinite(hi)) or mean == 0:
         return math.inf
     return (hi - lo) / abs(mean)
+
+
+def _ci_relative_width(collector: _Collector, seed: int) -> float:
+    """Width of the 95 % interval of the cost-exchange ratio relative to its mean."""
+    return relative_width(
+        summarize(collector.metric("cost_exchange_ratio"), kind="ratio", rng_seed=seed)
+    )
 
 
 def run(

@@ -1280,10 +1280,7 @@ SWEEP_FILES = frozenset(
     {"sweep.json", "results.parquet", "replications.parquet", "sensitivity.csv", "sweep.png"}
 )
 #: A file being written atomically (``_atomic_write``), left behind if the process was killed.
-_TMP_RE = re.compile(
-    r"^\.(sweep\.json|results\.parquet|replications\.parquet|sensitivity\.csv|sweep\.png)"
-    r"\..+\.tmp$"
-)
+_TMP_RE = re.compile(rf"^\.({'|'.join(map(re.escape, sorted(SWEEP_FILES)))})\..+\.tmp$")
 _POINT_TMP_RE = re.compile(r"^\.point-\d{6,}\.json\..+\.tmp$")
 #: The message for resume and overwrite together (the CLI's and the API's).
 RESUME_AND_OVERWRITE = (
@@ -1990,8 +1987,6 @@ def execute(
     """
     import pandas as pd
 
-    if resume and overwrite:
-        raise IncursionError(RESUME_AND_OVERWRITE)
     started = time.perf_counter()
     target = Path(out) if out is not None else default_out(plan)
     records, discarded = prepare_out(plan, target, resume=resume, overwrite=overwrite)
@@ -2127,8 +2122,6 @@ def sweep(
         ``<metric>_mean / _ci95_low / _ci95_high`` for every metric. The same table, bit for bit,
         whatever the executor or worker count.
     """
-    if resume and overwrite:
-        raise IncursionError(RESUME_AND_OVERWRITE)
     plan = plan_sweep(sweep_or_path, engine=engine)
     for note in plan.notes:
         warnings.warn(note, SweepWarning, stacklevel=2)

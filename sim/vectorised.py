@@ -499,9 +499,9 @@ def run_vectorised(
         while True:
             cer = np.concatenate(per_rep["cost_exchange_ratio"])
             clusters = np.repeat(np.arange(len(chunk_sizes)), chunk_sizes)
-            s = summarize(cer, kind="ratio", rng_seed=seed, clusters=clusters)
-            lo, hi = s["ci95"]
-            width = (hi - lo) / abs(s["mean"]) if s["mean"] and np.isfinite(hi - lo) else np.inf
+            width = runner.relative_width(
+                summarize(cer, kind="ratio", rng_seed=seed, clusters=clusters)
+            )
             done = len(cer)
             reason = runner.ci_stop_reason(
                 width, until_ci, len(chunk_sizes), done, max_replications
