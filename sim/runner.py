@@ -381,7 +381,10 @@ def collect(collector: _Collector, *, engine: str) -> RunResult:
         cost_usd=outcomes.shot_cost_usd,
         x=cat("x", "shots"),
         y=cat("y", "shots"),
-    )
+    ).sort_values(["replication", "impact_s", "drone"], kind="stable", ignore_index=True)
+    # The event log lists shots striking at one instant in the order SimPy ran the engagements;
+    # the vectorised engine in drone order. One order for both, so that their tables compare row
+    # by row (a salvo's rounds keep their order: the sort is stable).
     sorties = sortie_table(
         world,
         sortie_rep,
@@ -391,7 +394,7 @@ def collect(collector: _Collector, *, engine: str) -> RunResult:
         landing_s=cat("landing_s", "sorties"),
         hours=outcomes.sortie_hours,
         cost_usd=outcomes.sortie_cost_usd,
-    )
+    ).sort_values(["replication", "wheels_up_s"], kind="stable", ignore_index=True)
     summary["replication_seeds"] = rep_seeds
     per_rep_frame = pd.DataFrame(
         {"replication": np.arange(reps), "rng_seed": np.array(rep_seeds, dtype=np.uint64)} | per_rep

@@ -312,7 +312,14 @@ class Sensor(_Model):
     @classmethod
     def _active(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
         if v is not None and v[1] < v[0]:
-            raise ValueError(f"active_h [{v[0]}, {v[1]}] ends before it starts")
+            raise ValueError(f"active_h [{v[0]:g}, {v[1]:g}] ends before it starts")
+        if v is not None and v[1] == v[0]:
+            # an instant, not a time on station: the sensor would get a scan only if one fell
+            # exactly on it, which is almost certainly not what was meant
+            raise ValueError(
+                f"active_h [{v[0]:g}, {v[1]:g}] is empty: it must end after it starts "
+                "(omit it for a sensor that is always on)"
+            )
         return v
 
     @property

@@ -217,6 +217,20 @@ def test_sensor_active_after_the_run_is_refused(tiny_scenario_yaml: str) -> None
     assert load_scenario_text(before_end).sensors[0].active_h == (3.5, 20.0)
 
 
+@pytest.mark.parametrize(("window", "says"), [("[2, 2]", "is empty"), ("[3, 2]", "ends before")])
+def test_sensor_active_window_must_have_length(
+    tiny_scenario_yaml: str, window: str, says: str
+) -> None:
+    text = tiny_scenario_yaml.replace(
+        "    antenna_height_m: 30", f"    antenna_height_m: 30\n    active_h: {window}"
+    )
+    p = only(problems_of(text))
+    assert p.path == "sensors[0].active_h"
+    assert says in p.message
+    nearly = text.replace(f"active_h: {window}", "active_h: [2, 2.001]")
+    assert load_scenario_text(nearly).sensors[0].active_h == (2.0, 2.001)
+
+
 @pytest.mark.parametrize(
     ("old", "new", "path"),
     [  # the scenario's own type, and a catalogue type it overrides
