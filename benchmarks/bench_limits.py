@@ -27,12 +27,15 @@ Workloads:
    ``MAX_REPLICATIONS``. The child also reads
    its own high-water mark (``VmHWM``) when the last replication finishes, before the tables and
    summary are built, to split the peak between holding the results and assembling the tables;
+   The vectorised engine on the same night: 131,072 and 1,000,000 replications (its 1e6
+   run measured, not extrapolated), and its growth per 1,000 replications between the two;
 3. refusals: ``incursion validate`` of a 1.5 kB "billion laughs" file that expands past
    ``MAX_NODES`` values, of a valid file of exactly ``MAX_FILE_BYTES``, and
    ``incursion sweep --dry-run`` of a grid of 10 parameters x 100 levels (1e20 points).
 
-``--quick`` uses 2,000 drones instead of 20,000 and 250 / 1,000 / 2,000 replications instead of
-1,000 / 5,000 / 20,000. Results are printed and written to ``benchmarks/results/limits.json``
+``--quick`` uses 2,000 drones instead of 20,000, 250 / 1,000 / 2,000 replications instead of
+1,000 / 5,000 / 20,000, and 8,192 / 65,536 vectorised replications instead of 131,072 /
+1,000,000. Results are printed and written to ``benchmarks/results/limits.json``
 (``limits-quick.json`` with ``--quick``).
 """
 
@@ -75,7 +78,9 @@ def _hwm_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def child_run(scenario: str, replications: int, table_rows: int | None = None) -> dict[str, Any]:
+def child_run(
+    scenario: str, replications: int, table_rows: int | None = None, engine: str = "des"
+) -> dict[str, Any]:
     """``sim.run`` of a scenario file on one worker; phase times and high-water marks.
 
     ``table_rows``: keep the tables of fewer replications than the run would (the cap on drone
@@ -99,7 +104,7 @@ def child_run(scenario: str, replications: int, table_rows: int | None = None) -
             marks["replications_done"] = time.perf_counter()
             marks["hwm_replications_done"] = _hwm_bytes()
 
-    r = sim.run(s, replications=replications, seed=1, workers=1, progress=progress)
+    r = sim.run(s, replications=replications, seed=1, workers=1, progress=progress, engine=engine)
     t_end = time.perf_counter()
     return {
         "drones": s.total_drones,
@@ -122,7 +127,8 @@ def child_run(scenario: str, replications: int, table_rows: int | None = None) -
 def child_main(argv: list[str]) -> int:
     kind, *rest = argv
     if kind == "run":
-        out = child_run(rest[0], int(rest[1]), int(rest[2]) if len(rest) > 2 else None)
+        rows = int(rest[2]) if len(rest) > 2 and rest[2] != "-" else None
+        out = child_run(rest[0], int(rest[1]), rows, rest[3] if len(rest) > 3 else "des")
     elif kind == "inputs":
         out = child_inputs(Path(rest[0]), quick=rest[1] == "quick")
     else:
@@ -296,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     # The parent imports nothing but the standard library (see child_inputs).
     q = args.quick
     rep_sizes = [250, 1_000, 2_000] if q else [1_000, 5_000, 20_000]
+    vec_sizes = [8_192, 65_536] if q else [131_072, 1_000_000]
     out_path = args.out or RESULTS / ("limits-quick.json" if q else "limits.json")
     out_path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -436,6 +443,32 @@ def main(argv: list[str] | None = None) -> int:
             "grows_with_replications": slope * 1000 > 1 * MIB,
         }
 
+        # 2b. the vectorised engine -------------------------------------------------------------
+        # It runs replications in chunks over pools of a fixed size, so what grows with the
+        # replications is only what a run returns for each (its metric values, ``per_replication``).
+        vec_series: list[dict[str, Any]] = []
+        for n in vec_sizes:
+            log(f"2b. reference night, {n:,} replications, vectorised engine, 1 worker")
+            m = _child("run", str(REFERENCE), str(n), "-", "vectorised")
+            c = m["child"]
+            vec_series.append(
+                add(
+                    f"reference_vectorised_{n}",
+                    f"reference night, {n:,} replications, vectorised engine, 1 worker",
+                    m,
+                    f"{1e6 * c['replications_s'] / n:.1f} us per replication; peak when the "
+                    f"last replication ended {mib(c['hwm_replications_done'])}, summary and "
+                    f"tables {secs(c['summary_s'])}",
+                )
+            )
+        vn = [float(r["child"]["replications"]) for r in vec_series]
+        v_slope, _ = _fit(vn, [float(r["peak_rss_bytes"]) for r in vec_series])
+        res["growth_vectorised"] = {
+            "replications": [int(n) for n in vn],
+            "peak_rss_bytes": [r["peak_rss_bytes"] for r in vec_series],
+            "bytes_per_1000_replications": 1000 * v_slope,
+        }
+
         # 3. refusals -------------------------------------------------------------------------
         log("3. refusals")
         m = measure([sys.executable, "-m", "sim", "validate", str(files["bomb"])])
@@ -510,6 +543,17 @@ def summary_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
             "value": f"{g['bytes_per_1000_replications_after_tables'] / MIB:.2f} MiB",
             "baseline": f"{mib(base)} (import)",
             "ratio": f"{g['bytes_per_1000_replications_after_tables'] / base:.4f}x",
+            "verdict": "",
+        }
+    )
+    gv = res["growth_vectorised"]
+    rows.append(
+        {
+            "figure": "peak RSS growth per 1,000 replications, vectorised engine (reference "
+            f"night, {gv['replications'][0]:,} to {gv['replications'][-1]:,})",
+            "value": f"{gv['bytes_per_1000_replications'] / MIB:.2f} MiB",
+            "baseline": f"{mib(base)} (import)",
+            "ratio": f"{gv['bytes_per_1000_replications'] / base:.4f}x",
             "verdict": "",
         }
     )
