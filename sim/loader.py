@@ -116,8 +116,15 @@ def _pos(node: Node) -> _Pos:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+#: YAML 1.2 floats that YAML 1.1 (PyYAML) reads as text: an exponent without a dot or without a
+#: sign (``1e6``, ``2.5e1``, ``1.0e5``, ``2E+4``). JSON, YAML 1.2 editors and the JSON Schema of
+#: ``incursion schema`` take them as numbers, so the scenario reader does too.
+_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+
+
 class _Composer(yaml.SafeLoader):
-    """The safe loader's composer with a nesting limit (the composer is recursive)."""
+    """The safe loader's composer with a nesting limit (the composer is recursive), reading
+    exponent-form numbers as YAML 1.2 does (:data:`_EXPONENT_FLOAT`)."""
 
     def __init__(self, text: str) -> None:
         super().__init__(text)
@@ -140,6 +147,16 @@ class _Composer(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+
+_Composer.add_implicit_resolver(_TAG + "float", _EXPONENT_FLOAT, list("-+0123456789."))
+
+
+class _ResolvedDumper(yaml.SafeDumper):
+    """Quotes text that :class:`_Composer` would read back as a number (``'1e3'``)."""
+
+
+_ResolvedDumper.add_implicit_resolver(_TAG + "float", _EXPONENT_FLOAT, list("-+0123456789."))
 
 
 def _short_tag(tag: str) -> str:
@@ -1049,7 +1066,13 @@ def dump_resolved_yaml(s: Scenario) -> str:
 
     It loads back (:func:`load_scenario_text`) to a scenario equal to ``s``.
     """
-    return yaml.safe_dump(scenario_to_document(s), sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(
+        scenario_to_document(s),
+        Dumper=_ResolvedDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
+    )
 
 
 # --------------------------------------------------------------------------------------------
