@@ -969,12 +969,43 @@ def _check_files(scenario: Scenario) -> list[_Issue]:
         projection, pts = fit_projection(scenario, territory)
         territory_xy = geo.project_geometry(territory, projection)
     except GeographyError as exc:
-        issues.append(_Issue((), str(exc)))
+        issues.append(_outlier_issue(scenario, territory, str(exc)))
         return issues
     for i, message in no_fire_zone_problems(scenario, projection, pts, territory_xy, polygons):
         loc = ("geography", "no_fire_zones", i, *(("polygon",) if zones[i].polygon else ()))
         issues.append(_Issue(loc, message))
     return issues
+
+
+def _outlier_issue(scenario: Scenario, territory: Any, message: str) -> _Issue:
+    """An area too large to project, placed at the position farthest from the others (most
+    often one whose latitude and longitude are swapped), so the message names its field."""
+    import shapely
+
+    x0, y0, x1, y1 = (float(v) for v in shapely.bounds(territory))
+    border: Loc = ("geography", "border")
+    places: list[tuple[Loc, float, float]] = [(border, x0, y0), (border, x1, y1)]
+    for i, w in enumerate(scenario.waves):
+        places.append((("waves", i, "launch", "lat"), w.launch.lon, w.launch.lat))
+        places += [(("waves", i, "route", j, "lat"), p.lon, p.lat) for j, p in enumerate(w.route)]
+    for kind in ("sensors", "defenders", "electronic_warfare"):
+        items = getattr(scenario, kind)
+        places += [((kind, i, "lat"), item.lon, item.lat) for i, item in enumerate(items)]
+    lons = sorted(lon for _, lon, _ in places)
+    lats = sorted(lat for _, _, lat in places)
+    mid_lon, mid_lat = lons[len(lons) // 2], lats[len(lats) // 2]
+    shrink = math.cos(math.radians(mid_lat))
+
+    def away(lon: float, lat: float) -> float:
+        return math.hypot(lat - mid_lat, (lon - mid_lon) * shrink)
+
+    loc, lon, lat = max(places, key=lambda p: away(p[1], p[2]))
+    if loc == border:
+        where = f"the territory (lon {x0:.2f}..{x1:.2f}, lat {y0:.2f}..{y1:.2f})"
+    else:
+        where = f"this position (lat {lat:g}, lon {lon:g})"
+    hint = "; are latitude and longitude swapped?" if away(lat, lon) < away(lon, lat) else ""
+    return _Issue(loc, f"{message}. Farthest from the other positions: {where}{hint}")
 
 
 def load_scenario(path: str | Path) -> Scenario:
