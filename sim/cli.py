@@ -158,11 +158,18 @@ def _sources(entry: Any) -> str:
     return f"{span}, {flag}"
 
 
-def _table(kind: Kind, entries: dict[str, Any]) -> Table:
+#: Narrower consoles leave out the label and country columns (``--json`` has them), so that the
+#: numbers and sources keep their room.
+_CATALOGUE_FULL_WIDTH = 120
+
+
+def _table(kind: Kind, entries: dict[str, Any], width: int = 200) -> Table:
     t = Table(title=_TITLE[kind], title_justify="left")
     t.add_column("id", no_wrap=True, style="bold")
-    t.add_column("label", max_width=36)
-    t.add_column("country", max_width=18)
+    full = width >= _CATALOGUE_FULL_WIDTH
+    if full:
+        t.add_column("label", max_width=36)
+        t.add_column("country", max_width=18)
     if kind is Kind.drones:
         cols = ("speed km/h", "alt m", "endurance km", "cost USD")
         rows = [(e.speed_kmh, e.altitude_m, e.endurance_km, e.cost_usd) for e in entries.values()]
@@ -185,12 +192,20 @@ def _table(kind: Kind, entries: dict[str, Any]) -> Table:
         cols = ("cruise km/h", "USD per flight h", "endurance h")
         rows = [(e.cruise_kmh, e.cost_per_flight_hour_usd, e.endurance_h) for e in entries.values()]
         fmts = ("{:,.0f}", "{:,.0f}", "{:g}")
+    # Numbers are never cut ("1,500,…") nor wrapped: in a narrow terminal the text columns
+    # (label, country, from, sources) wrap and give way instead. Units go on a second header
+    # line so that a unit does not make a column of short numbers wide.
     for c in cols:
-        t.add_column(c, justify="left" if c == "from" else "right")
-    t.add_column("sources", no_wrap=True)
+        if c == "from":
+            t.add_column(c, justify="left")
+        else:
+            name, _, unit = c.rpartition(" ")
+            t.add_column(f"{name}\n{unit}" if name else c, justify="right", no_wrap=True)
+    t.add_column("sources")
     for (ident, e), row in zip(entries.items(), rows, strict=True):
         cells = [_n(v, f) if not isinstance(v, str) else v for v, f in zip(row, fmts, strict=True)]
-        t.add_row(ident, e.label or "", e.country or "", *cells, _sources(e))
+        names = (e.label or "", e.country or "") if full else ()
+        t.add_row(ident, *names, *cells, _sources(e))
     return t
 
 
@@ -212,10 +227,11 @@ def catalogue_cmd(
     models = dict(zip(_SECTION.values(), catalogue_models(), strict=True))
     console = Console(width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", 160)))
     for k in kinds:
-        console.print(_table(k, models[_SECTION[k]]))
+        console.print(_table(k, models[_SECTION[k]], console.width))
     console.print(
         "sources: years of the figures, and how many are estimates or assumptions "
-        "(incursion catalogue --json for every source and note)",
+        "(incursion catalogue --json for every source and note"
+        + (")" if console.width >= _CATALOGUE_FULL_WIDTH else ", labels and countries)"),
         style="dim",
     )
 

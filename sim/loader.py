@@ -116,8 +116,15 @@ def _pos(node: Node) -> _Pos:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+#: YAML 1.2 floats that YAML 1.1 (PyYAML) reads as text: an exponent without a dot or without a
+#: sign (``1e6``, ``2.5e1``, ``1.0e5``, ``2E+4``). JSON, YAML 1.2 editors and the JSON Schema of
+#: ``incursion schema`` take them as numbers, so the scenario reader does too.
+_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+
+
 class _Composer(yaml.SafeLoader):
-    """The safe loader's composer with a nesting limit (the composer is recursive)."""
+    """The safe loader's composer with a nesting limit (the composer is recursive), reading
+    exponent-form numbers as YAML 1.2 does (:data:`_EXPONENT_FLOAT`)."""
 
     def __init__(self, text: str) -> None:
         super().__init__(text)
@@ -140,6 +147,16 @@ class _Composer(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+
+_Composer.add_implicit_resolver(_TAG + "float", _EXPONENT_FLOAT, list("-+0123456789."))
+
+
+class _ResolvedDumper(yaml.SafeDumper):
+    """Quotes text that :class:`_Composer` would read back as a number (``'1e3'``)."""
+
+
+_ResolvedDumper.add_implicit_resolver(_TAG + "float", _EXPONENT_FLOAT, list("-+0123456789."))
 
 
 def _short_tag(tag: str) -> str:
@@ -952,12 +969,43 @@ def _check_files(scenario: Scenario) -> list[_Issue]:
         projection, pts = fit_projection(scenario, territory)
         territory_xy = geo.project_geometry(territory, projection)
     except GeographyError as exc:
-        issues.append(_Issue((), str(exc)))
+        issues.append(_outlier_issue(scenario, territory, str(exc)))
         return issues
     for i, message in no_fire_zone_problems(scenario, projection, pts, territory_xy, polygons):
         loc = ("geography", "no_fire_zones", i, *(("polygon",) if zones[i].polygon else ()))
         issues.append(_Issue(loc, message))
     return issues
+
+
+def _outlier_issue(scenario: Scenario, territory: Any, message: str) -> _Issue:
+    """An area too large to project, placed at the position farthest from the others (most
+    often one whose latitude and longitude are swapped), so the message names its field."""
+    import shapely
+
+    x0, y0, x1, y1 = (float(v) for v in shapely.bounds(territory))
+    border: Loc = ("geography", "border")
+    places: list[tuple[Loc, float, float]] = [(border, x0, y0), (border, x1, y1)]
+    for i, w in enumerate(scenario.waves):
+        places.append((("waves", i, "launch", "lat"), w.launch.lon, w.launch.lat))
+        places += [(("waves", i, "route", j, "lat"), p.lon, p.lat) for j, p in enumerate(w.route)]
+    for kind in ("sensors", "defenders", "electronic_warfare"):
+        items = getattr(scenario, kind)
+        places += [((kind, i, "lat"), item.lon, item.lat) for i, item in enumerate(items)]
+    lons = sorted(lon for _, lon, _ in places)
+    lats = sorted(lat for _, _, lat in places)
+    mid_lon, mid_lat = lons[len(lons) // 2], lats[len(lats) // 2]
+    shrink = math.cos(math.radians(mid_lat))
+
+    def away(lon: float, lat: float) -> float:
+        return math.hypot(lat - mid_lat, (lon - mid_lon) * shrink)
+
+    loc, lon, lat = max(places, key=lambda p: away(p[1], p[2]))
+    if loc == border:
+        where = f"the territory (lon {x0:.2f}..{x1:.2f}, lat {y0:.2f}..{y1:.2f})"
+    else:
+        where = f"this position (lat {lat:g}, lon {lon:g})"
+    hint = "; are latitude and longitude swapped?" if away(lat, lon) < away(lon, lat) else ""
+    return _Issue(loc, f"{message}. Farthest from the other positions: {where}{hint}")
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -1049,7 +1097,13 @@ def dump_resolved_yaml(s: Scenario) -> str:
 
     It loads back (:func:`load_scenario_text`) to a scenario equal to ``s``.
     """
-    return yaml.safe_dump(scenario_to_document(s), sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(
+        scenario_to_document(s),
+        Dumper=_ResolvedDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
+    )
 
 
 # --------------------------------------------------------------------------------------------
