@@ -148,12 +148,14 @@ def _battery_oracle(flight, at, speed_mps, wins, ready, assessment_s, max_shots,
             def late(ti: float, ready: float = ready) -> bool:
                 return ti - flight.slant(at, ti) / speed_mps >= ready
 
-            if late(a):
-                ti = a
-            elif late(e):
-                ti = _bisect(late, a, e, 1e-8)
-            else:
+            # the first feasible impact time: scanned (feasibility need not be monotone when
+            # the drone is faster than the round), then bisected
+            lo = max(a, ready)
+            ts = [*np.arange(lo, e, 1.0).tolist(), e]
+            k = next((i for i, t in enumerate(ts) if late(t)), None)
+            if k is None:
                 continue
+            ti = ts[0] if k == 0 else _bisect(late, ts[k - 1], ts[k], 1e-8)
             found = (ti - flight.slant(at, ti) / speed_mps, ti)
             break
         if found is None:
@@ -548,6 +550,13 @@ BATTERY_CASES: dict[str, dict[str, Any]] = {
     },
     "drone-above-max-altitude": {"weapon": {"max_altitude_m": 400.0}},
     "drone-below-min-altitude": {"weapon": {"min_altitude_m": 600.0}},
+    # an 85 m/s interceptor drone against a 550 km/h jet drone: the third round can only strike
+    # near the drone's closest approach, before it outruns the round
+    "jet-drone-outruns-the-round": {
+        "speed_kmh": 550.0,
+        "weapon": {"speed_mps": 85.0, "max_range_km": 15.0, "min_range_km": 0.1},
+        "doctrine": {"max_shots_per_target": 4, "assessment_s": 5.0},
+    },
 }
 
 
