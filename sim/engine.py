@@ -157,6 +157,44 @@ class _AirbaseUnit:
         return any(a.state in ("ready", "idle") for a in self.aircraft)
 
 
+def _first_strike(
+    ta: float, tb: float, xa: float, ya: float, xb: float, yb: float, sx: float, sy: float,
+    h2: float, v2: float, ready: float,
+) -> float:  # fmt: skip
+    """Earliest t in [ta, tb] with |P(t) - S|^2 + h2 <= v2 (t - ready)^2, P moving linearly from
+    (xa, ya) at ta to (xb, yb) at tb, ta >= ready; inf if none. (``sim.kernel._first_strike``
+    is the same arithmetic.)"""
+    wx, wy = xa - sx, ya - sy
+    c0 = ta - ready
+    qc = wx * wx + wy * wy + h2 - v2 * c0 * c0
+    if qc <= 0.0:
+        return ta
+    span = tb - ta
+    if not span > 0.0:
+        return math.inf
+    ux, uy = (xb - xa) / span, (yb - ya) / span
+    qa = ux * ux + uy * uy - v2
+    qb = 2.0 * (wx * ux + wy * uy - v2 * c0)
+    # F(tau) = qa tau^2 + qb tau + qc, F(0) = qc > 0: its first root in (0, span]
+    tol = 1e-9 * max(1.0, span)
+    best = math.inf
+    if abs(qa) > 1e-12 * v2:
+        disc = qb * qb - 4.0 * qa * qc
+        if disc >= 0.0:
+            sq = math.sqrt(disc)
+            q = -0.5 * (qb + sq) if qb >= 0.0 else -0.5 * (qb - sq)
+            for r in (q / qa, qc / q if q != 0.0 else math.inf):
+                if 0.0 <= r <= span + tol and r < best:
+                    best = r
+    elif qb < 0.0:
+        best = -qc / qb
+        if best > span + tol:
+            best = math.inf
+    if best < math.inf:
+        return ta + min(best, span)
+    return math.inf
+
+
 class Simulation:
     """One replication: owns the SimPy environment, the generator and the mutable state.
 
@@ -308,18 +346,43 @@ class Simulation:
         for a, e in zip(*wins, strict=True):
             if e < ready:
                 continue
-            ti = max(a, ready)
-            tof = self._slant(bx, by, d, ti) / speed
-            for _ in range(8):  # fixed point of ti = max(a, ready + tof(ti)); a contraction
-                nxt = max(a, ready + tof)
-                tof = self._slant(bx, by, d, nxt) / speed
-                if abs(nxt - ti) < 1e-9:
-                    break
-                ti = nxt
-            ti = max(a, ready + tof)
+            ti = self._strike_time(d, max(a, ready), float(e), ready, bx, by, speed)
             if ti <= e:
-                return _Plan(fire=ti - tof, impact=ti, cost=unit.weapon.cost_usd)
+                return _Plan(
+                    fire=ti - self._slant(bx, by, d, ti) / speed,
+                    impact=ti,
+                    cost=unit.weapon.cost_usd,
+                )
         return None
+
+    def _strike_time(
+        self, d: int, lo: float, hi: float, ready: float, sx: float, sy: float, speed: float
+    ) -> float:
+        """Earliest impact time in [lo, hi] (lo >= ready) of a round fired at ``ready`` or later
+        from (sx, sy) at ``speed``: the first t with slant(t) <= speed (t - ready); inf if none.
+
+        On each straight piece of the drone's track the condition is a quadratic inequality in
+        t, solved in closed form (time of flight = slant range / speed exactly, however fast
+        the drone, which a capped fixed-point iteration was not).
+        """
+        self._pos(d, lo)  # fills the breakpoint cache
+        bts = self._breakpoints[d][0]
+        j = bisect.bisect_right(bts, lo)
+        ts = [lo]
+        while j < len(bts) and bts[j] < hi:
+            ts.append(bts[j])
+            j += 1
+        ts.append(hi)
+        h2 = float(self.tracks.altitude_m[d]) ** 2
+        v2 = speed * speed
+        xa, ya = self._pos(d, lo)
+        for ta, tb in itertools.pairwise(ts):
+            xb, yb = self._pos(d, tb)
+            r = _first_strike(ta, tb, xa, ya, xb, yb, sx, sy, h2, v2, ready)
+            if r < math.inf:
+                return r
+            xa, ya = xb, yb
+        return math.inf
 
     def _battery_engage(self, b: int, d: int) -> Generator[simpy.Event, Any, None]:
         env = self.env

@@ -309,31 +309,79 @@ BP_ARGS = "bp_off bt bx by win_off win_a win_b nb bat_x bat_y bat_speed"
 
 
 @numba.njit(cache=True, inline="always")
+def _first_strike(ta, tb, xa, ya, xb, yb, sx, sy, h2, v2, ready):  # fmt: skip
+    """Earliest t in [ta, tb] with |P(t) - S|^2 + h2 <= v2 (t - ready)^2, P moving linearly from
+    (xa, ya) at ta to (xb, yb) at tb, ta >= ready; inf if none: ``sim.engine._first_strike``."""
+    wx, wy = xa - sx, ya - sy
+    c0 = ta - ready
+    qc = wx * wx + wy * wy + h2 - v2 * c0 * c0
+    if qc <= 0.0:
+        return ta
+    span = tb - ta
+    if not span > 0.0:
+        return math.inf
+    ux, uy = (xb - xa) / span, (yb - ya) / span
+    qa = ux * ux + uy * uy - v2
+    qb = 2.0 * (wx * ux + wy * uy - v2 * c0)
+    tol = 1e-9 * max(1.0, span)
+    best = math.inf
+    if abs(qa) > 1e-12 * v2:
+        disc = qb * qb - 4.0 * qa * qc
+        if disc >= 0.0:
+            sq = math.sqrt(disc)
+            q = -0.5 * (qb + sq) if qb >= 0.0 else -0.5 * (qb - sq)
+            r = q / qa
+            if 0.0 <= r <= span + tol and r < best:
+                best = r
+            r = qc / q if q != 0.0 else math.inf
+            if 0.0 <= r <= span + tol and r < best:
+                best = r
+    elif qb < 0.0:
+        best = -qc / qb
+        if best > span + tol:
+            best = math.inf
+    if best < math.inf:
+        return ta + min(best, span)
+    return math.inf
+
+
+@numba.njit(cache=True, inline="always")
 def _battery_plan(bp_off, bt, bx, by, win_off, win_a, win_b, nb, bat_x, bat_y, bat_speed,
                   d_tid, shift, end, alt, b, ready):  # fmt: skip
     """(fire, impact) of battery ``b``'s earliest impact in one of its windows after ``ready``,
-    or (nan, nan)."""
+    or (nan, nan): per piece of track, the closed form of ``Simulation._strike_time``."""
     key = d_tid * nb + b
     sx, sy = bat_x[b], bat_y[b]
     speed = bat_speed[b]
     h2 = alt * alt
+    v2 = speed * speed
+    j_lo = bp_off[d_tid]
+    j_hi = bp_off[d_tid + 1]
     for r in range(win_off[key], win_off[key + 1]):
         a = win_a[r] + shift
         e = min(win_b[r] + shift, end)
         if e < ready:
             continue
-        ti = max(a, ready)
-        px, py = _pos(bp_off, bt, bx, by, d_tid, shift, end, ti)
-        tof = math.sqrt((px - sx) ** 2 + (py - sy) ** 2 + h2) / speed
-        for _ in range(8):  # fixed point of ti = max(a, ready + tof(ti)); a contraction
-            nxt = max(a, ready + tof)
-            px, py = _pos(bp_off, bt, bx, by, d_tid, shift, end, nxt)
-            tof = math.sqrt((px - sx) ** 2 + (py - sy) ** 2 + h2) / speed
-            if abs(nxt - ti) < 1e-9:
+        lo = max(a, ready)
+        # the breakpoints strictly after lo (as bisect_right on absolute times would find)
+        j = j_lo
+        while j < j_hi and bt[j] + shift <= lo:
+            j += 1
+        ta = lo
+        xa, ya = _pos(bp_off, bt, bx, by, d_tid, shift, end, ta)
+        ti = math.inf
+        while True:
+            last = not (j < j_hi and bt[j] + shift < e)
+            tb = e if last else bt[j] + shift
+            xb, yb = _pos(bp_off, bt, bx, by, d_tid, shift, end, tb)
+            ti = _first_strike(ta, tb, xa, ya, xb, yb, sx, sy, h2, v2, ready)
+            if ti < math.inf or last:
                 break
-            ti = nxt
-        ti = max(a, ready + tof)
+            ta, xa, ya = tb, xb, yb
+            j += 1
         if ti <= e:
+            px, py = _pos(bp_off, bt, bx, by, d_tid, shift, end, ti)
+            tof = math.sqrt((px - sx) ** 2 + (py - sy) ** 2 + h2) / speed
             return ti - tof, ti
     return math.nan, math.nan
 

@@ -50,6 +50,9 @@ END_LEAKED, END_EW_LOST, END_CRASHED, END_EXITED, END_HORIZON = range(5)
 
 #: 4/3-earth radar horizon constant: 4.12 km per sqrt(metre) of antenna plus target height.
 RADAR_HORIZON_M_PER_SQRT_M = 4120.0
+#: A route and an endurance whose lengths differ by less than this (m) are equal: the drone
+#: reaches its aim point (geodesic algorithms agree to about 10 um; a millimetre leaves room).
+TIE_M = 1e-3
 _EPS = 1e-6
 
 
@@ -779,11 +782,20 @@ def fly(
     seg, lost_s, diverted = _electronic_warfare(world, seg, per, rng, ew_u)
     exit_s = _box_exit(world, seg, n)
     horizon = world.scenario.duration_s
+    fuel_out = per["launch_s"] + per["endurance"] / per["speed"]
+    # An endurance equal to the route's length is a tie that reaching the aim point wins (see
+    # END_LEAKED); "equal" to within TIE_M of flight, so that which geodesic algorithm rounds
+    # last (Vincenty's here, Karney's in a user's tool: micrometres apart) cannot decide it.
+    fuel_out = np.where(
+        ~diverted & (per["route_end"] - fuel_out <= TIE_M / per["speed"]),
+        np.maximum(fuel_out, per["route_end"]),
+        fuel_out,
+    )
     ends = np.column_stack(
         [
             np.where(diverted, np.inf, per["route_end"]),
             lost_s,
-            per["launch_s"] + per["endurance"] / per["speed"],
+            fuel_out,
             exit_s,
             np.full(n, horizon),
         ]
