@@ -757,6 +757,9 @@ class RunningMoments:
         #: per key: count, sum and sum of squared deviations of the blocks folded so far
         self._state: dict[str, tuple[float, float, float]] = {}
         self._held: dict[str, np.ndarray] = {}
+        #: per key: smallest and largest value added (to recognise values that are all equal
+        #: exactly as :func:`summarize` does, whatever the rounding of the folded moments)
+        self._range: dict[str, tuple[float, float]] = {}
 
     def add_groups(self, o: Outcomes) -> None:
         """Add the per-weapon and per-defender figures of some replications (:func:`by_group`),
@@ -767,6 +770,11 @@ class RunningMoments:
     def add(self, key: str, x: np.ndarray) -> None:
         """Add the finite values of ``x`` under ``key``."""
         x = x[np.isfinite(x)]
+        if x.size:
+            low, high = float(x.min()), float(x.max())
+            if key in self._range:
+                low, high = min(low, self._range[key][0]), max(high, self._range[key][1])
+            self._range[key] = (low, high)
         held = self._held.get(key)
         if held is not None:
             x = np.concatenate([held, x])
@@ -784,7 +792,8 @@ class RunningMoments:
             return {"mean": None, "ci95": [None, None]}
         n, total, m2 = state
         mean = total / n
-        if n == 1 or m2 <= 1e-12 * max(1.0, mean * mean) * n:
+        low, high = self._range[key]
+        if n == 1 or low == high:
             return {"mean": mean, "ci95": [mean, mean]}
         half = float(stats.t.ppf(0.975, n - 1)) * (m2 / (n - 1)) ** 0.5 / n**0.5
         return {"mean": mean, "ci95": [max(mean - half, 0.0), mean + half]}
