@@ -502,6 +502,29 @@ def test_bootstrap_coverage_lognormal() -> None:
     assert 0.88 <= covered / 500 <= 0.98
 
 
+def test_expanded_bootstrap_covers_like_the_t_interval_at_small_n() -> None:
+    # The plain percentile bootstrap of a mean is too narrow at small n (a resample's mean has
+    # variance (n - 1)/n * s^2/n, and its quantiles are normal, not t): for normal samples of 20
+    # it covers about 92.5 %. The expanded percentile interval widens the quantiles to match the t
+    # interval for symmetric values: about 95 %. Over 2,000 fixed-seed trials the Monte Carlo sd
+    # of the observed coverage is about 0.5 %, so 93.5 %-96.5 % is about -3/+3 sd around 95 %
+    # (false alarm well under 1 % for a correct interval), and the plain percentile bootstrap
+    # (92.5 %, 2 sd below the band) fails it.
+    rng = np.random.default_rng(17)
+    covered = 0
+    trials = 2000
+    for trial in range(trials):
+        sample = rng.normal(10.0, 2.0, 20)
+        low, high = summarize(sample, kind="ratio", rng_seed=trial, n_boot=1000)["ci95"]
+        covered += low <= 10.0 <= high
+    assert 0.935 <= covered / trials <= 0.965, covered / trials
+    # for these symmetric samples its width is close to the t interval's
+    x = np.random.default_rng(4).normal(0.0, 1.0, 30)
+    t_half = np.diff(summarize(x, kind="mean")["ci95"])[0]
+    b_half = np.diff(summarize(x, kind="ratio", rng_seed=1, n_boot=20000)["ci95"])[0]
+    assert b_half == pytest.approx(t_half, rel=0.05)
+
+
 # ------------------------------------------------------------------------------ summary.json
 
 

@@ -4,9 +4,10 @@ intervals"), of null handling, of closed-form answers, of interval coverage and 
 
 Everything here is recomputed by hand from ``RunResult.drones / .shots / .sorties`` and the
 scenario (catalogue costs, pk), not from :mod:`sim.metrics`: the per-replication values with
-pandas, the Student-t interval with scipy, the percentile bootstrap with its documented recipe
-(``numpy.random.default_rng(run seed)``, 2,000 resamples of the replications, or of the
-clusters for the vectorised engine, the 2.5 and 97.5 % quantiles), the lower bound cut at 0.
+pandas, the Student-t interval with scipy, the expanded percentile bootstrap with its documented
+recipe (``numpy.random.default_rng(run seed)``, 2,000 resamples of the replications, or of the
+clusters for the vectorised engine, the quantiles ``Phi(-+ sqrt(G / (G - 1)) t_{0.975, G-1})``
+of the G units), the lower bound cut at 0.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def _t(x: np.ndarray, clusters: np.ndarray | None) -> tuple[Any, list[Any]]:
 
 
 def _boot(x: np.ndarray, clusters: np.ndarray | None, seed: int) -> tuple[Any, list[Any]]:
-    """Mean and 95 % percentile bootstrap interval (of clusters with ``clusters``)."""
+    """Mean and 95 % expanded percentile bootstrap interval (of clusters with ``clusters``)."""
     keep = np.isfinite(x)
     x = x[keep]
     if x.size == 0:
@@ -79,7 +80,11 @@ def _boot(x: np.ndarray, clusters: np.ndarray | None, seed: int) -> tuple[Any, l
         s = np.array([x[cl == g].sum() for g in labels])
         n = np.array([(cl == g).sum() for g in labels], float)
     idx = np.random.default_rng(seed).integers(0, s.size, size=(2000, s.size))
-    lo, hi = np.quantile(s[idx].sum(axis=1) / n[idx].sum(axis=1), [0.025, 0.975])
+    # the expanded percentile interval (Hesterberg 2015): quantiles widened so that for
+    # symmetric values it is as wide as the t interval of the s.size units
+    g = s.size
+    tail = stats.norm.cdf(-math.sqrt(g / (g - 1)) * stats.t.ppf(0.975, g - 1))
+    lo, hi = np.quantile(s[idx].sum(axis=1) / n[idx].sum(axis=1), [tail, 1 - tail])
     return m, [max(float(lo), 0.0), float(hi)]
 
 
