@@ -255,7 +255,9 @@ class Simulation:
                 reload_s=None if b.reload_min is None else b.reload_min * 60.0,
                 reaction_s=b.reaction_s,
                 channels=simpy.Resource(self.env, capacity=b.channels),
-                defended_m=None if b.defended_radius_km is None else b.defended_radius_km * 1000.0,
+                defended_m=None
+                if b.defended_radius_km is None
+                else b.defended_radius_km * 1000.0 * float(world.bat_k[i]),  # in the plane
             )
             for i, b in enumerate(world.batteries)
         ]

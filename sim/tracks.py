@@ -647,13 +647,16 @@ def sensor_cover(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Merged intervals during which each drone is in each sensor's cover (key = drone * M + m).
 
-    Cover is ground range <= min(range, radar horizon for the drone's altitude).
+    Cover is ground range <= min(range, radar horizon for the drone's altitude), a circle of
+    ``k`` times that radius in the plane (``k`` the scale factor at the sensor).
     """
     m = world.sensor_x.size
     if m == 0 or len(seg) == 0:
         return np.empty(0, np.int64), np.empty(0), np.empty(0)
     h = altitude[seg.drone][:, None]
-    radius = np.minimum(world.sensor_range_m[None, :], radar_horizon_m(world.sensor_antenna_m, h))
+    radius = world.sensor_k * np.minimum(
+        world.sensor_range_m[None, :], radar_horizon_m(world.sensor_antenna_m, h)
+    )
     enter, leave = circle_windows(
         seg.t0, seg.t1, seg.x0, seg.y0, seg.x1, seg.y1, world.sensor_x, world.sensor_y, radius
     )
@@ -741,8 +744,9 @@ def battery_windows(
     amax = np.array([w.max_altitude_m for w in weapons])
     h = altitude[p["drone"]][:, None]
     in_alt = (h >= amin) & (h <= amax) & (h < rmax)
-    r_out = np.where(in_alt, np.sqrt(np.maximum(rmax**2 - h**2, 0.0)), np.nan)
-    r_in = np.where(rmin > h, np.sqrt(np.maximum(rmin**2 - h**2, 0.0)), np.nan)
+    # ground ranges, then the plane's circles (scale factor at the battery)
+    r_out = np.where(in_alt, np.sqrt(np.maximum(rmax**2 - h**2, 0.0)), np.nan) * world.bat_k
+    r_in = np.where(rmin > h, np.sqrt(np.maximum(rmin**2 - h**2, 0.0)), np.nan) * world.bat_k
     xs = (p["x0"], p["y0"], p["x1"], p["y1"])
     seg, bat = circle_pairs(*xs, world.bat_x, world.bat_y, r_out)
     if seg.size == 0:

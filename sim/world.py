@@ -99,17 +99,20 @@ class World:
     sensor_scan_s: np.ndarray
     sensor_p: np.ndarray
     sensor_active_s: np.ndarray  # (M, 2) on from, off at
+    #: The projection's scale factor at each sensor: a ground range r is a circle of radius
+    #: ``k r`` in the plane (see the note on circles below).
+    sensor_k: np.ndarray
     # electronic-warfare areas (A,)
     ew_x: np.ndarray
     ew_y: np.ndarray
-    ew_r: np.ndarray
+    ew_r: np.ndarray  # in the plane (radius_km * 1000 * k at the centre)
     ew_p_lost: np.ndarray
     ew_p_divert: np.ndarray
     ew_deg: np.ndarray  # (A, 2)
     # no-fire areas
     nofire_x: np.ndarray
     nofire_y: np.ndarray
-    nofire_r: np.ndarray
+    nofire_r: np.ndarray  # in the plane (radius_km * 1000 * k at the centre)
     nofire_polygons: tuple[Region, ...]
     # the same areas with the ROE guard distance: where shots may strike
     roe_inner: Region | None  # the territory shrunk by ROE_GUARD_M (None: shots anywhere)
@@ -119,6 +122,7 @@ class World:
     batteries: tuple[Battery, ...]
     bat_x: np.ndarray
     bat_y: np.ndarray
+    bat_k: np.ndarray  # the projection's scale factor at each battery (see sensor_k)
     # airbases (F,)
     airbases: tuple[Airbase, ...]
     base_x: np.ndarray
@@ -411,12 +415,23 @@ def build_world(scenario: Scenario) -> World:
     def arr(items: list, attr: str) -> np.ndarray:
         return np.array([getattr(i, attr) for i in items], float)
 
+    # Circles (sensor cover, battery envelopes, EW areas, no-fire circles, point defence) are
+    # drawn in the plane with the scale factor at their centre: the projection's scale is
+    # 0.9994-1.0016 over the area, which would otherwise make a 40 km circle up to 64 m too
+    # large or small (a scan early or late, a shot a second early); across a circle k varies
+    # by about 1e-4, so the planar circle stays within a few metres of the geodesic one.
+    def scale(items: list) -> np.ndarray:
+        if not items:
+            return np.empty(0)
+        return np.asarray(projection.scale_factor(arr(items, "lon"), arr(items, "lat")), float)
+
     sensors = list(scenario.sensors)
     sx, sy = projection.forward(arr(sensors, "lon"), arr(sensors, "lat"))
     ews = list(scenario.electronic_warfare)
     ex, ey = projection.forward(arr(ews, "lon"), arr(ews, "lat"))
     circles = [z for z in scenario.geography.no_fire_zones if z.polygon is None]
     nx, ny = projection.forward(arr(circles, "lon"), arr(circles, "lat"))
+    nofire_r = arr(circles, "radius_km") * 1000.0 * scale(circles)
     zones_ll = {
         i: load_polygon_file(z.polygon)
         for i, z in enumerate(scenario.geography.no_fire_zones)
@@ -448,6 +463,7 @@ def build_world(scenario: Scenario) -> World:
         sensor_x=np.asarray(sx, float),
         sensor_y=np.asarray(sy, float),
         sensor_range_m=arr(sensors, "range_km") * 1000.0,
+        sensor_k=scale(sensors),
         sensor_antenna_m=np.array([s.antenna_m for s in sensors], float),
         sensor_scan_s=arr(sensors, "scan_s"),
         sensor_p=arr(sensors, "p_detect"),
@@ -462,20 +478,21 @@ def build_world(scenario: Scenario) -> World:
         ).reshape(-1, 2),
         ew_x=np.asarray(ex, float),
         ew_y=np.asarray(ey, float),
-        ew_r=arr(ews, "radius_km") * 1000.0,
+        ew_r=arr(ews, "radius_km") * 1000.0 * scale(ews),
         ew_p_lost=arr(ews, "lost_probability"),
         ew_p_divert=arr(ews, "divert_probability"),
         ew_deg=np.array([e.divert_deg for e in ews], float).reshape(-1, 2),
         nofire_x=np.asarray(nx, float),
         nofire_y=np.asarray(ny, float),
-        nofire_r=arr(circles, "radius_km") * 1000.0,
+        nofire_r=nofire_r,
         nofire_polygons=tuple(polys),
         roe_inner=inner,
-        roe_nofire_r=arr(circles, "radius_km") * 1000.0 + ROE_GUARD_M,
+        roe_nofire_r=nofire_r + ROE_GUARD_M,
         roe_nofire_polygons=tuple(guarded),
         batteries=batteries,
         bat_x=np.asarray(bx, float),
         bat_y=np.asarray(by, float),
+        bat_k=scale(list(batteries)),
         airbases=airbases,
         base_x=np.asarray(fx, float),
         base_y=np.asarray(fy, float),

@@ -14,11 +14,12 @@ Tolerances and why:
   formula (README: within 10 um of Karney's), so 1e-9 relative.
 - Positions *within* a leg, and every distance to a sensor, battery or no-fire centre, are taken
   in the scenario's conformal plane (README "Geometry"; documented bound 0.1 % along a piece of
-  track, 0.16 % scale error). On the latitude-52.2 raid used here the projection's scale is
-  0.99943, so a 30 km envelope is 17 m wider than its geodesic radius: at 41.7 m/s that is
-  0.41 s. Such comparisons are given a tolerance of 0.5 s (or 0.1 % of the distance), stated
-  where used; relations the model computes exactly (the next shot an assessment after an impact,
-  the salvo's shared time, costs, counts, sortie hours) are checked to 1e-9.
+  track, 0.16 % scale error). Circles are drawn with the scale factor at their centre (0.99943
+  on the latitude-52.2 raid used here; before that correction a 30 km envelope was 17 m wider
+  than its geodesic radius: 0.41 s at 41.7 m/s). Such comparisons are given a tolerance of 0.5 s
+  (or 0.1 % of the distance), stated where used; relations the model computes exactly (the next
+  shot an assessment after an impact, the salvo's shared time, costs, counts, sortie hours) are
+  checked to 1e-9.
 """
 
 from __future__ import annotations
@@ -459,6 +460,26 @@ def test_detection_at_first_scan_in_cover(name: str) -> None:
     for r in results.values():
         assert r.drones.detected_s[0] == expected
     _same(results)
+
+
+@pytest.mark.parametrize("lat", [49.6, 52.2, 54.3])
+def test_cover_circles_are_geodesic_circles(lat: float) -> None:
+    # A slow drone (10 m/s) flies west along a parallel into the 200 km cover of an airborne
+    # sensor scanning every second: detection comes at the first whole second after the drone is
+    # within 200 km *geodesic* of it. The scenario's plane has scale 0.9994-1.0016 over Poland
+    # (k = 0.99943 at 52.2 N): a circle of 200 km in the plane is up to 114 m (11 s here) off
+    # the geodesic one, which the circles drawn with the scale factor at their centre correct to
+    # the variation of k across the circle (a few metres here).
+    sensor = (lat, 21.0)
+    launch, aim = (lat, 24.2), (lat, 19.5)
+    flight = Flight(launch, [aim], speed_kmh=36.0, alt=1000.0)
+    entry = _bisect(lambda t: _dist(sensor, flight.pos(t)) <= 200_000.0, 0.0, flight.t_end / 2)
+    scen = _scenario(
+        launch=launch, route=[aim], speed_kmh=36.0, altitude_m=1000.0, duration_h=40.0,
+        sensors=[_radar(sensor, 200, altitude=9000.0, scan=1.0)],
+    )  # fmt: skip
+    for r in _run(scen).values():
+        assert r.drones.detected_s[0] == pytest.approx(math.ceil(entry), abs=1.0), entry
 
 
 # ------------------------------------------------------------------ 5. batteries
