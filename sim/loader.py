@@ -354,6 +354,8 @@ def _parse(text: str, file: str | None) -> _Doc:
             if exc.context_mark is not None and exc.context_mark is not mark:
                 ctx_at = f" at line {exc.context_mark.line + 1}"
             message += f" ({exc.context}{ctx_at})"
+        if "'\\t'" in message:
+            message += "; YAML does not allow tabs for indentation: indent with spaces"
         where = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
         raise ScenarioError(file, [Problem("", f"YAML syntax error: {message}", *where)]) from None
     except yaml.reader.ReaderError as exc:
@@ -557,8 +559,8 @@ _BOUNDS = {
     "less_than": ("lt", "<"),
 }
 _PATTERNS = {
-    _scenario._NAME: "a name of letters, digits, '-' and '_'",
-    _scenario._IDENT: "an id of letters, digits, '.', '-' and '_', not starting with '.'",
+    _scenario._NAME: "a name of ASCII letters (a-z, A-Z), digits, '-' and '_'",
+    _scenario._IDENT: "an id of ASCII letters, digits, '.', '-' and '_', not starting with '.'",
 }
 
 

@@ -88,6 +88,7 @@ import logging
 import math
 import os
 import re
+import shutil
 import signal
 import tempfile
 import time
@@ -1994,6 +1995,7 @@ def execute(
     todo = [p for p in range(plan.n_points) if p not in records]
     if on_start is not None:
         on_start(len(todo), reused, discarded)
+    fresh = not target.exists()
     target.mkdir(parents=True, exist_ok=True)
     # sweep.json first: it is what makes the folder recognisably a sweep's
     _write_text(target / "sweep.json", _sweep_json(plan, complete=False))
@@ -2014,17 +2016,24 @@ def execute(
             progress(0, len(todo))
 
     if todo:
-        if scheduler is not None or dask:
-            with dask_client(scheduler, workers=workers) as client:
-                _run_dask(plan, todo, client, on_done, on_started)
-        else:
-            n = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
-            n = min(n, len(todo))
-            if n == 1:
-                on_started()
-                _run_serial(plan, todo, on_done)
+        try:
+            if scheduler is not None or dask:
+                with dask_client(scheduler, workers=workers) as client:
+                    _run_dask(plan, todo, client, on_done, on_started)
             else:
-                _run_pool(plan, todo, n, on_done, on_started)
+                n = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
+                n = min(n, len(todo))
+                if n == 1:
+                    on_started()
+                    _run_serial(plan, todo, on_done)
+                else:
+                    _run_pool(plan, todo, n, on_done, on_started)
+        except BaseException:
+            # A folder this call made and no point finished in (an unreachable scheduler, a
+            # Ctrl-C at once) holds nothing worth resuming: leave no half-made sweep behind.
+            if fresh and done == 0:
+                shutil.rmtree(target, ignore_errors=True)
+            raise
     elif progress is not None:
         progress(0, 0)
 

@@ -304,6 +304,7 @@ def test_tab_indentation(tiny_scenario_yaml: str) -> None:
     p = only(problems_of(text))
     assert p.line == line_of(text, "\tfoo")
     assert "YAML syntax error" in p.message
+    assert "indent with spaces" in p.message
 
 
 def test_non_utf8_bytes(tmp_path: Path, tiny_scenario_yaml: str) -> None:
@@ -1056,7 +1057,7 @@ def test_other_names_are_refused(tiny_scenario_yaml: str, name: str) -> None:
     p = only(problems_of(tiny_scenario_yaml.replace("name: north", f"name: {name}")))
     assert p.path == "waves[0].name"
     if name != '""' and len(name) <= 100:
-        assert "a name of letters, digits, '-' and '_'," in p.message
+        assert "a name of ASCII letters (a-z, A-Z), digits, '-' and '_'," in p.message
         assert "starting with" not in p.message
 
 

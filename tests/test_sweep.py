@@ -999,3 +999,31 @@ def test_library_warns_and_draws_every_figure_shape(folder: Path) -> None:
     for name in ("fig-sobol", "fig-grid3"):
         assert (folder / name / "sweep.png").stat().st_size > 10_000
         assert (folder / name / "sensitivity.csv").is_file()
+
+
+@pytest.mark.parametrize("finished", [0, 1])
+def test_a_sweep_that_fails_before_any_point_leaves_no_folder(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, finished: int
+) -> None:
+    # An unreachable scheduler (or a Ctrl-C at once) used to leave sweep.json and an empty
+    # points/ behind, which a second try then had to --resume or --overwrite. A sweep that got
+    # a point done keeps its folder, to be resumed.
+    from sim import sweeps as sweeps_mod
+
+    real = sweeps_mod._run_serial
+
+    def fail(plan: Any, todo: list[int], on_done: Any) -> None:
+        real(plan, todo[:finished], on_done)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweeps_mod, "_run_serial", fail)
+    sweep_file = folder / "fails.yaml"
+    sweep_file.write_text(GRID)
+    out = folder / f"fails-out-{finished}"
+    with pytest.raises(KeyboardInterrupt):
+        sweeps_mod.sweep(sweep_file, out=out, workers=1, plot=False)
+    if finished:
+        assert len(list((out / "points").iterdir())) == finished
+        assert json.loads((out / "sweep.json").read_text())["complete"] is False
+    else:
+        assert not out.exists()
