@@ -122,6 +122,19 @@ def _times(ratio: float) -> str:
     return f"{ratio:,.1f}×" if abs(ratio) >= 10 else f"{ratio:.2f}×"
 
 
+def _left_margin(labels: list[str], fig_width_in: float, fontsize: float) -> float:
+    """Left margin (figure fraction) that fits ``labels`` as y tick labels, at least 0.09."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    if not labels:
+        return 0.09
+    prop = FontProperties(size=fontsize)
+    measure = TextToPath().get_text_width_height_descent
+    widest = max(measure(s, prop, ismath=False)[0] for s in labels)  # points
+    return min(max(0.09, (widest + 12.0) / 72.0 / fig_width_in), 0.3)
+
+
 def _halo(width: float = 2.5) -> list[Any]:
     from matplotlib import patheffects
 
@@ -648,7 +661,7 @@ def plot_map(result: RunResult, replication: int = 0) -> Figure:
     fig.text(
         0.055,
         0.965,
-        f"{scen.name}: replication {view.replication} of {n_rep}",
+        f"{scen.name}: replication {view.replication} of {n_rep} (seed {result.seed})",
         fontsize=16,
         fontweight="bold",
         va="top",
@@ -661,7 +674,7 @@ def plot_map(result: RunResult, replication: int = 0) -> Figure:
         0.928,
         f"{len(fates)} drones launched: {fate_txt}.  {len(view.shots)} shots, "
         f"{len(view.sorties)} sorties; defender {_money(spend)} vs attacker "
-        f"{_money(view.drone_cost_usd.sum())}.  Seed {result.seed}.",
+        f"{_money(view.drone_cost_usd.sum())}.",
         fontsize=10,
         va="top",
         color="#333333",
@@ -819,7 +832,13 @@ def plot_timeline(result: RunResult, replication: int = 0) -> Figure:
             "hspace": 0.12,
         },
     )
-    fig.subplots_adjust(left=0.09, right=0.79, top=0.85 if scen.start else 0.9, bottom=0.08)
+    shot_labels = [f"{n} ({(shots['weapon'] == n).sum()})" for n in weapons]
+    fig.subplots_adjust(
+        left=_left_margin(shot_labels, TIMELINE_SIZE_IN[0], fontsize=8),
+        right=0.79,
+        top=0.85 if scen.start else 0.9,
+        bottom=0.08,
+    )
     legend_kw = {
         "loc": "upper left",
         "bbox_to_anchor": (1.01, 1.0),
@@ -875,9 +894,7 @@ def plot_timeline(result: RunResult, replication: int = 0) -> Figure:
         x = s["time_s"].to_numpy(float) / 3600.0
         ax_r.vlines(x[hit], i - 0.42, i + 0.42, color=color, lw=2.0)
         ax_r.vlines(x[~hit], i - 0.18, i + 0.18, color=color, lw=2.0, alpha=0.6)
-    ax_r.set_yticks(
-        range(len(weapons)), [f"{n} ({(shots['weapon'] == n).sum()})" for n in weapons], fontsize=8
-    )
+    ax_r.set_yticks(range(len(weapons)), shot_labels, fontsize=8)
     ax_r.set_ylim(-0.6, max(len(weapons), 1) - 0.4)
     ax_r.invert_yaxis()
     ax_r.tick_params(axis="y", length=0)
