@@ -803,6 +803,7 @@ def plot_timeline(result: RunResult, replication: int = 0) -> Figure:
         12 x 8 in, x axis in hours from t = 0 (and clock time on top if ``scenario.start`` is set).
     """
     from matplotlib.lines import Line2D
+    from matplotlib.patches import Rectangle
     from matplotlib.ticker import MaxNLocator
 
     view = replication_paths(result, replication)
@@ -815,9 +816,17 @@ def plot_timeline(result: RunResult, replication: int = 0) -> Figure:
     shots, sorties = view.shots, view.sorties
     shot_t = shots["time_s"].to_numpy(float)
     in0, in1 = _inside_intervals(view)
-    last = np.nanmax(np.r_[fate_s, sorties["landing_s"].to_numpy(float), shot_t, 0.0])
+    landing = sorties["landing_s"].to_numpy(float)
+    last = np.nanmax(np.r_[fate_s, landing, shot_t, 0.0])
     end_s = float(min(scen.duration_s, max(last * 1.03, 600.0)))
-    t = _time_grid(end_s, [launch, fate_s, in0, in1, shot_t])
+    # A sortie still flying at the horizon is charged until it lands: draw the cost race on to
+    # the last landing, so that the curve ends at the replication's defender cost (the map's and
+    # the tables' figure) instead of stopping short of it at the horizon.
+    last_landing = float(np.nanmax(np.r_[landing, 0.0]))
+    past_horizon = last_landing > scen.duration_s
+    if past_horizon:
+        end_s = last_landing * 1.01
+    t = _time_grid(end_s, [launch, fate_s, in0, in1, shot_t, landing])
     h = t / 3600.0
     reps = result.replications
 
@@ -997,6 +1006,15 @@ def plot_timeline(result: RunResult, replication: int = 0) -> Figure:
         linespacing=1.3,
         gid="ratio",
     )
+    if past_horizon:
+        horizon_h = scen.duration_s / 3600.0
+        for ax in (ax1, ax_r, ax2):
+            ax.axvspan(horizon_h, end_s / 3600.0, color="#d9d9d9", alpha=0.45, lw=0, zorder=0)
+            ax.axvline(horizon_h, color="#777777", lw=0.9, ls=":", zorder=1)
+        ax2.add_patch(
+            Rectangle((0, 0), 0, 0, fc="#d9d9d9", alpha=0.45, lw=0, label="after the horizon:")
+        )
+        ax2.plot([], [], lw=0, label="sorties charged to landing")
     ax2.set_ylabel(f"cumulative spend ({unit_label})")
     ax2.set_xlabel("hours from t = 0")
     ax2.set_ylim(0, top / scale * 1.08)
