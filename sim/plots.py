@@ -948,7 +948,7 @@ def plot_timeline(result: RunResult, replication: int = 0) -> Figure:
     attacker = _cum(t, launch, view.drone_cost_usd)
     curves = [defender, attacker]
     if reps > 1:
-        mean_def, mean_att = _mean_spend(result, w, t)
+        mean_def, mean_att, kept = _mean_spend(result, w, t)
         curves += [mean_def, mean_att]
     top = max(max(float(c.max(initial=0)) for c in curves), 1.0)
     scale, unit_label = (
@@ -973,9 +973,19 @@ def plot_timeline(result: RunResult, replication: int = 0) -> Figure:
         gid="spend-attacker",
     )
     if reps > 1:
-        ax2.plot(h, mean_def / scale, color="#1b4f72", lw=1, ls="--", alpha=0.8)
-        ax2.plot(h, mean_att / scale, color="#c0392b", lw=1, ls="--", alpha=0.8)
-        ax2.plot([], [], color="#555555", lw=1, ls="--", label=f"mean of {reps} replications")
+        ax2.plot(
+            h, mean_def / scale, color="#1b4f72", lw=1, ls="--", alpha=0.8, gid="mean-defender"
+        )
+        ax2.plot(
+            h, mean_att / scale, color="#c0392b", lw=1, ls="--", alpha=0.8, gid="mean-attacker"
+        )
+        # The tables (and so these curves) hold the first replications only in a large run.
+        mean_label = (
+            f"mean of {reps:,} replications"
+            if kept >= reps
+            else f"mean of the first {kept:,} of {reps:,} replications"
+        )
+        ax2.plot([], [], color="#555555", lw=1, ls="--", label=mean_label)
     for curve, color in ((defender, "#1b4f72"), (attacker, "#c0392b")):
         ax2.annotate(
             _money(float(curve[-1])),
@@ -1034,9 +1044,13 @@ def plot_timeline(result: RunResult, replication: int = 0) -> Figure:
     return fig
 
 
-def _mean_spend(result: RunResult, world: Any, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Defender and attacker cumulative spend averaged over every replication in the tables."""
-    reps = max(result.replications, 1)
+def _mean_spend(result: RunResult, world: Any, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Defender and attacker cumulative spend averaged over the replications in the tables.
+
+    Returns the two curves and how many replications they average: the tables hold the first
+    replications only in a large run (``sim.runner._MAX_TABLE_ROWS``), so both sums are divided
+    by the replications they hold, not by the run's.
+    """
     shots, sorties, drones = result.shots, result.sorties, result.drones
     defender = _cum(t, shots["time_s"].to_numpy(float), shots["cost_usd"].to_numpy(float))
     defender = defender + _spread(
@@ -1050,7 +1064,7 @@ def _mean_spend(result: RunResult, world: Any, t: np.ndarray) -> tuple[np.ndarra
     attacker = _cum(
         t, drones["launch_s"].to_numpy(float), drones["wave"].map(cost_by_wave).to_numpy(float)
     )
-    return defender / reps, attacker / kept
+    return defender / kept, attacker / kept, kept
 
 
 # ---------------------------------------------------------------------------------- files

@@ -184,6 +184,31 @@ def test_timeline_cost_race_runs_on_to_the_last_landing() -> None:
     assert f"{ratio:.2f}×" in text.get_text() or f"{ratio:,.1f}×" in text.get_text()
 
 
+def test_timeline_mean_is_over_the_replications_the_tables_hold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A large run keeps the first replications only in its tables; the dashed mean averages
+    # those, and says so, rather than dividing their sum by every replication of the run.
+    import sim.runner
+
+    monkeypatch.setattr(sim.runner, "_MAX_TABLE_ROWS", 2 * 5)  # 5 drones: 2 replications kept
+    res = sim.run(raid(), replications=4, workers=1)
+    assert res.drones["replication"].max() == 1
+    fig = res.plot_timeline(1)  # its end comes after every kept replication's last landing
+    spend = [
+        res.shots.loc[res.shots["replication"] == i, "cost_usd"].sum()
+        + res.sorties.loc[res.sorties["replication"] == i, "cost_usd"].sum()
+        for i in (0, 1)
+    ]
+    (defender,) = _by_gid(fig, "spend-defender")
+    (mean,) = _by_gid(fig, "mean-defender")
+    assert mean.get_ydata()[-1] / defender.get_ydata()[-1] == pytest.approx(
+        (spend[0] + spend[1]) / 2 / spend[1]
+    )
+    legend = [t.get_text() for t in fig.findobj(Text)]
+    assert "mean of the first 2 of 4 replications" in legend
+
+
 def test_timeline_has_a_clock_axis_when_start_is_set(result: sim.RunResult) -> None:
     def texts(fig: Figure) -> list[str]:
         return [t.get_text() for t in fig.findobj(Text)]
