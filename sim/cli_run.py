@@ -34,8 +34,9 @@ def _fmt(fmt: str, v: Any) -> str:
 
 def render_summary(summary: dict[str, Any]) -> Table:
     """A rich table of the headline metrics with their 95 % intervals."""
+    n = summary["replications"]
     t = Table(
-        title=f"{summary['scenario']}: {summary['replications']} replication(s), "
+        title=f"{summary['scenario']}: {n:,} replication{'' if n == 1 else 's'}, "
         f"seed {summary['seed']}, engine {summary['engine']}"
     )
     t.add_column("metric")
@@ -55,7 +56,7 @@ def render_summary(summary: dict[str, Any]) -> Table:
         t.add_row(label, _fmt(fmt, m["mean"]), interval)
     by_weapon = summary.get("by_weapon", {})
     if by_weapon:
-        w = Table(title="by weapon (mean per replication)")
+        w = Table(title="defender cost by weapon, and sorties (mean per replication)")
         for col in ("weapon", "shots", "kills", "cost (USD)"):
             w.add_column(col, justify="left" if col == "weapon" else "right")
         for name, v in by_weapon.items():
@@ -66,6 +67,19 @@ def render_summary(summary: dict[str, Any]) -> Table:
                 _fmt("{:,.2f}", v["shots"]["mean"]),
                 _fmt("{:,.2f}", v["kills"]["mean"]),
                 _fmt("{:,.0f}", v["cost_usd"]["mean"]),
+            )
+        # The weapons' costs are the shots only: a last row gives what the sorties add, so that
+        # the column adds up to the defender cost above.
+        sorties = summary["metrics"].get("sortie_cost_usd")
+        hours = summary["metrics"].get("sortie_hours")
+        if sorties is not None and (sorties["mean"] or 0) > 0:
+            w.add_section()
+            w.add_row(
+                "fighter sorties"
+                + (f" ({_fmt('{:,.1f}', hours['mean'])} flight h)" if hours else ""),
+                "",
+                "",
+                _fmt("{:,.0f}", sorties["mean"]),
             )
         grid = Table.grid(padding=(1, 0))
         grid.add_row(t)
