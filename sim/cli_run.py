@@ -89,7 +89,7 @@ def render_summary(summary: dict[str, Any]) -> Table:
 
 
 def run_cmd(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", metavar="SCENARIO")],
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Run folder (default runs/<name>/).")
     ] = None,
@@ -206,6 +206,9 @@ def run_cmd(
             progress.stop()
             console.print(f"interrupted: nothing written to {target}")
             raise
+        # Tables, map, timeline and report take a few seconds more: say so, rather than leave
+        # a finished bar standing still.
+        progress.update(task, description=f"{scen.name}: writing the run folder")
         try:
             write_run_folder(result, target, fmt=fmt, map_replication=map_replication)
         except KeyboardInterrupt:
