@@ -148,7 +148,7 @@ def sweep_cmd(
         typer.Option(
             "--engine",
             help="des (SimPy) or vectorised (much faster; refuses what it cannot model) for "
-            "every point, instead of the sweep file's engine: (default des).",
+            "every point, overriding the sweep file's engine: (which defaults to des).",
         ),
     ] = None,
     resume: Annotated[
