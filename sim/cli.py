@@ -73,8 +73,11 @@ def validate_cmd(
 ) -> None:
     """Check scenario files: print 'ok' or every problem (exit 0 if all are valid, else 2).
 
-    One file: 'ok' alone on standard output; several: 'FILE: ok' for each valid one. What a
-    valid file holds (drones, waves, defenders) goes to standard error; so do the problems.
+    One file: 'ok' alone on standard output; several: 'FILE: ok' for each valid one.
+
+    What a valid file holds (drones, waves, defenders) goes to standard error.
+
+    So do the problems, one a line: FILE:LINE:COLUMN: field.path: what was expected.
     """
     from sim.loader import load_scenario
 

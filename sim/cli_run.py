@@ -34,8 +34,9 @@ def _fmt(fmt: str, v: Any) -> str:
 
 def render_summary(summary: dict[str, Any]) -> Table:
     """A rich table of the headline metrics with their 95 % intervals."""
+    n = summary["replications"]
     t = Table(
-        title=f"{summary['scenario']}: {summary['replications']} replication(s), "
+        title=f"{summary['scenario']}: {n:,} replication{'' if n == 1 else 's'}, "
         f"seed {summary['seed']}, engine {summary['engine']}"
     )
     t.add_column("metric")
@@ -55,7 +56,7 @@ def render_summary(summary: dict[str, Any]) -> Table:
         t.add_row(label, _fmt(fmt, m["mean"]), interval)
     by_weapon = summary.get("by_weapon", {})
     if by_weapon:
-        w = Table(title="by weapon (mean per replication)")
+        w = Table(title="defender cost by weapon, and sorties (mean per replication)")
         for col in ("weapon", "shots", "kills", "cost (USD)"):
             w.add_column(col, justify="left" if col == "weapon" else "right")
         for name, v in by_weapon.items():
@@ -67,6 +68,19 @@ def render_summary(summary: dict[str, Any]) -> Table:
                 _fmt("{:,.2f}", v["kills"]["mean"]),
                 _fmt("{:,.0f}", v["cost_usd"]["mean"]),
             )
+        # The weapons' costs are the shots only: a last row gives what the sorties add, so that
+        # the column adds up to the defender cost above.
+        sorties = summary["metrics"].get("sortie_cost_usd")
+        hours = summary["metrics"].get("sortie_hours")
+        if sorties is not None and (sorties["mean"] or 0) > 0:
+            w.add_section()
+            w.add_row(
+                "fighter sorties"
+                + (f" ({_fmt('{:,.1f}', hours['mean'])} flight h)" if hours else ""),
+                "",
+                "",
+                _fmt("{:,.0f}", sorties["mean"]),
+            )
         grid = Table.grid(padding=(1, 0))
         grid.add_row(t)
         grid.add_row(w)
@@ -75,7 +89,7 @@ def render_summary(summary: dict[str, Any]) -> Table:
 
 
 def run_cmd(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", metavar="SCENARIO")],
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Run folder (default runs/<name>/).")
     ] = None,
@@ -192,6 +206,9 @@ def run_cmd(
             progress.stop()
             console.print(f"interrupted: nothing written to {target}")
             raise
+        # Tables, map, timeline and report take a few seconds more: say so, rather than leave
+        # a finished bar standing still.
+        progress.update(task, description=f"{scen.name}: writing the run folder")
         try:
             write_run_folder(result, target, fmt=fmt, map_replication=map_replication)
         except KeyboardInterrupt:

@@ -73,25 +73,38 @@ def _cell(v: Any) -> str:
 
 
 def _best_table(plan: Any, results: Any, n: int = 5) -> Table:
+    # Parameters held at one level are the same in every row (the plan table lists them): left
+    # out, so that the ones that vary keep readable column names in a narrow terminal.
     names = [p.name for p in plan.parameters]
+    varying = [name for name in names if results[name].astype(str).nunique() > 1] or names
     col = "cost_exchange_ratio_mean"
     best = results.sort_values([col, "point"], kind="stable").head(n)
     t = Table(title="lowest cost-exchange ratio", title_justify="left")
     t.add_column("point", justify="right")
-    for name in names:
-        t.add_column(name, justify="right")
-    t.add_column("cost-exchange ratio", justify="right")
-    t.add_column("95 % interval", justify="right")
-    t.add_column("leakers", justify="right")
+    for name in varying:
+        t.add_column(name, justify="right", overflow="fold")  # a long name wraps, never cut
+    t.add_column("cost-\nexchange\nratio", justify="right")
+    t.add_column("95 %\ninterval", justify="right", no_wrap=True)
+    t.add_column("leakers /\nlaunched", justify="right", no_wrap=True)
+    launched = "drones_launched_mean" in results.columns
     for _, row in best.iterrows():
         lo, hi = row["cost_exchange_ratio_ci95_low"], row["cost_exchange_ratio_ci95_high"]
+        leak = f"{row['leakers_mean']:,.2f}" if "leakers_mean" in row else "–"
+        if launched and "leakers_mean" in row:
+            leak += f" / {row['drones_launched_mean']:,.0f}"
         t.add_row(
             str(int(row["point"])),
-            *(_cell(row[name]) for name in names),
+            *(_cell(row[name]) for name in varying),
             f"{row[col]:,.2f}",
-            f"{lo:,.2f} – {hi:,.2f}",
-            f"{row['leakers_mean']:,.2f}" if "leakers_mean" in row else "–",
+            f"{lo:,.2f}–{hi:,.2f}",
+            leak,
         )
+    held = [name for name in names if name not in varying]
+    notes = ["ranked by the ratio alone: check the leakers (a defence that holds fire is cheap)"]
+    if held:
+        notes.append("held fixed: " + ", ".join(f"{h} = {_cell(results[h].iloc[0])}" for h in held))
+    t.caption = "\n".join(notes)
+    t.caption_justify = "left"
     return t
 
 
@@ -135,7 +148,7 @@ def sweep_cmd(
         typer.Option(
             "--engine",
             help="des (SimPy) or vectorised (much faster; refuses what it cannot model) for "
-            "every point, instead of the sweep file's engine: (default des).",
+            "every point, overriding the sweep file's engine: (which defaults to des).",
         ),
     ] = None,
     resume: Annotated[

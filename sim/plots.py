@@ -122,6 +122,19 @@ def _times(ratio: float) -> str:
     return f"{ratio:,.1f}×" if abs(ratio) >= 10 else f"{ratio:.2f}×"
 
 
+def _left_margin(labels: list[str], fig_width_in: float, fontsize: float) -> float:
+    """Left margin (figure fraction) that fits ``labels`` as y tick labels, at least 0.09."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    if not labels:
+        return 0.09
+    prop = FontProperties(size=fontsize)
+    measure = TextToPath().get_text_width_height_descent
+    widest = max(measure(s, prop, ismath=False)[0] for s in labels)  # points
+    return min(max(0.09, (widest + 12.0) / 72.0 / fig_width_in), 0.3)
+
+
 def _halo(width: float = 2.5) -> list[Any]:
     from matplotlib import patheffects
 
@@ -648,7 +661,7 @@ def plot_map(result: RunResult, replication: int = 0) -> Figure:
     fig.text(
         0.055,
         0.965,
-        f"{scen.name}: replication {view.replication} of {n_rep}",
+        f"{scen.name}: replication {view.replication} of {n_rep} (seed {result.seed})",
         fontsize=16,
         fontweight="bold",
         va="top",
@@ -661,7 +674,7 @@ def plot_map(result: RunResult, replication: int = 0) -> Figure:
         0.928,
         f"{len(fates)} drones launched: {fate_txt}.  {len(view.shots)} shots, "
         f"{len(view.sorties)} sorties; defender {_money(spend)} vs attacker "
-        f"{_money(view.drone_cost_usd.sum())}.  Seed {result.seed}.",
+        f"{_money(view.drone_cost_usd.sum())}.",
         fontsize=10,
         va="top",
         color="#333333",
@@ -790,6 +803,7 @@ def plot_timeline(result: RunResult, replication: int = 0) -> Figure:
         12 x 8 in, x axis in hours from t = 0 (and clock time on top if ``scenario.start`` is set).
     """
     from matplotlib.lines import Line2D
+    from matplotlib.patches import Rectangle
     from matplotlib.ticker import MaxNLocator
 
     view = replication_paths(result, replication)
@@ -802,9 +816,17 @@ def plot_timeline(result: RunResult, replication: int = 0) -> Figure:
     shots, sorties = view.shots, view.sorties
     shot_t = shots["time_s"].to_numpy(float)
     in0, in1 = _inside_intervals(view)
-    last = np.nanmax(np.r_[fate_s, sorties["landing_s"].to_numpy(float), shot_t, 0.0])
+    landing = sorties["landing_s"].to_numpy(float)
+    last = np.nanmax(np.r_[fate_s, landing, shot_t, 0.0])
     end_s = float(min(scen.duration_s, max(last * 1.03, 600.0)))
-    t = _time_grid(end_s, [launch, fate_s, in0, in1, shot_t])
+    # A sortie still flying at the horizon is charged until it lands: draw the cost race on to
+    # the last landing, so that the curve ends at the replication's defender cost (the map's and
+    # the tables' figure) instead of stopping short of it at the horizon.
+    last_landing = float(np.nanmax(np.r_[landing, 0.0]))
+    past_horizon = last_landing > scen.duration_s
+    if past_horizon:
+        end_s = last_landing * 1.01
+    t = _time_grid(end_s, [launch, fate_s, in0, in1, shot_t, landing])
     h = t / 3600.0
     reps = result.replications
 
@@ -819,7 +841,13 @@ def plot_timeline(result: RunResult, replication: int = 0) -> Figure:
             "hspace": 0.12,
         },
     )
-    fig.subplots_adjust(left=0.09, right=0.79, top=0.85 if scen.start else 0.9, bottom=0.08)
+    shot_labels = [f"{n} ({(shots['weapon'] == n).sum()})" for n in weapons]
+    fig.subplots_adjust(
+        left=_left_margin(shot_labels, TIMELINE_SIZE_IN[0], fontsize=8),
+        right=0.79,
+        top=0.85 if scen.start else 0.9,
+        bottom=0.08,
+    )
     legend_kw = {
         "loc": "upper left",
         "bbox_to_anchor": (1.01, 1.0),
@@ -875,9 +903,7 @@ def plot_timeline(result: RunResult, replication: int = 0) -> Figure:
         x = s["time_s"].to_numpy(float) / 3600.0
         ax_r.vlines(x[hit], i - 0.42, i + 0.42, color=color, lw=2.0)
         ax_r.vlines(x[~hit], i - 0.18, i + 0.18, color=color, lw=2.0, alpha=0.6)
-    ax_r.set_yticks(
-        range(len(weapons)), [f"{n} ({(shots['weapon'] == n).sum()})" for n in weapons], fontsize=8
-    )
+    ax_r.set_yticks(range(len(weapons)), shot_labels, fontsize=8)
     ax_r.set_ylim(-0.6, max(len(weapons), 1) - 0.4)
     ax_r.invert_yaxis()
     ax_r.tick_params(axis="y", length=0)
@@ -922,7 +948,7 @@ def plot_timeline(result: RunResult, replication: int = 0) -> Figure:
     attacker = _cum(t, launch, view.drone_cost_usd)
     curves = [defender, attacker]
     if reps > 1:
-        mean_def, mean_att = _mean_spend(result, w, t)
+        mean_def, mean_att, kept = _mean_spend(result, w, t)
         curves += [mean_def, mean_att]
     top = max(max(float(c.max(initial=0)) for c in curves), 1.0)
     scale, unit_label = (
@@ -947,9 +973,19 @@ def plot_timeline(result: RunResult, replication: int = 0) -> Figure:
         gid="spend-attacker",
     )
     if reps > 1:
-        ax2.plot(h, mean_def / scale, color="#1b4f72", lw=1, ls="--", alpha=0.8)
-        ax2.plot(h, mean_att / scale, color="#c0392b", lw=1, ls="--", alpha=0.8)
-        ax2.plot([], [], color="#555555", lw=1, ls="--", label=f"mean of {reps} replications")
+        ax2.plot(
+            h, mean_def / scale, color="#1b4f72", lw=1, ls="--", alpha=0.8, gid="mean-defender"
+        )
+        ax2.plot(
+            h, mean_att / scale, color="#c0392b", lw=1, ls="--", alpha=0.8, gid="mean-attacker"
+        )
+        # The tables (and so these curves) hold the first replications only in a large run.
+        mean_label = (
+            f"mean of {reps:,} replications"
+            if kept >= reps
+            else f"mean of the first {kept:,} of {reps:,} replications"
+        )
+        ax2.plot([], [], color="#555555", lw=1, ls="--", label=mean_label)
     for curve, color in ((defender, "#1b4f72"), (attacker, "#c0392b")):
         ax2.annotate(
             _money(float(curve[-1])),
@@ -980,6 +1016,15 @@ def plot_timeline(result: RunResult, replication: int = 0) -> Figure:
         linespacing=1.3,
         gid="ratio",
     )
+    if past_horizon:
+        horizon_h = scen.duration_s / 3600.0
+        for ax in (ax1, ax_r, ax2):
+            ax.axvspan(horizon_h, end_s / 3600.0, color="#d9d9d9", alpha=0.45, lw=0, zorder=0)
+            ax.axvline(horizon_h, color="#777777", lw=0.9, ls=":", zorder=1)
+        ax2.add_patch(
+            Rectangle((0, 0), 0, 0, fc="#d9d9d9", alpha=0.45, lw=0, label="after the horizon:")
+        )
+        ax2.plot([], [], lw=0, label="sorties charged to landing")
     ax2.set_ylabel(f"cumulative spend ({unit_label})")
     ax2.set_xlabel("hours from t = 0")
     ax2.set_ylim(0, top / scale * 1.08)
@@ -999,9 +1044,13 @@ def plot_timeline(result: RunResult, replication: int = 0) -> Figure:
     return fig
 
 
-def _mean_spend(result: RunResult, world: Any, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Defender and attacker cumulative spend averaged over every replication in the tables."""
-    reps = max(result.replications, 1)
+def _mean_spend(result: RunResult, world: Any, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Defender and attacker cumulative spend averaged over the replications in the tables.
+
+    Returns the two curves and how many replications they average: the tables hold the first
+    replications only in a large run (``sim.runner._MAX_TABLE_ROWS``), so both sums are divided
+    by the replications they hold, not by the run's.
+    """
     shots, sorties, drones = result.shots, result.sorties, result.drones
     defender = _cum(t, shots["time_s"].to_numpy(float), shots["cost_usd"].to_numpy(float))
     defender = defender + _spread(
@@ -1015,7 +1064,7 @@ def _mean_spend(result: RunResult, world: Any, t: np.ndarray) -> tuple[np.ndarra
     attacker = _cum(
         t, drones["launch_s"].to_numpy(float), drones["wave"].map(cost_by_wave).to_numpy(float)
     )
-    return defender / reps, attacker / kept
+    return defender / kept, attacker / kept, kept
 
 
 # ---------------------------------------------------------------------------------- files

@@ -184,10 +184,32 @@ def _group_table(result: RunResult, group: str) -> str:
     )
 
 
+def _plural(n: Any, word: str) -> str:
+    """'1 shot', '2 shots', '2,000 replications'."""
+    if not isinstance(n, int):
+        return f"{n} {word}s"
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _intervals_note(summary: dict[str, Any]) -> str:
+    """How the 95 % intervals were computed, as sim/metrics.py does it for this engine."""
+    if "clusters" in summary:
+        return (
+            "Means and 95 % intervals are over replications; the vectorised engine's "
+            "replications share track pools within a cluster, so the intervals are "
+            "cluster-robust: a cluster bootstrap (expanded percentile) for the cost ratios, a "
+            "linearised cluster t interval for the other metrics."
+        )
+    return (
+        "Means and 95 % intervals are over replications; the cost ratios use a seeded bootstrap "
+        "(expanded percentile), the other metrics Student-t intervals."
+    )
+
+
 def _doctrine(result: RunResult) -> str:
     d = result.scenario.doctrine
     return (
-        f"assignment {d.assignment}, at most {d.max_shots_per_target} shot(s) per target, "
+        f"assignment {d.assignment}, at most {_plural(d.max_shots_per_target, 'shot')} per target, "
         f"{'shoot-look-shoot' if d.shoot_look_shoot else 'salvo'}, "
         f"{'shots over the territory only' if d.engage_only_inside_border else 'shots anywhere'}"
     )
@@ -246,10 +268,19 @@ def report_html(
         ("horizon", f"{scen.duration_h:g} h"),
         ("t = 0", scen.start.isoformat() if scen.start is not None else "not set"),
         ("drones per replication", scen.total_drones),
-        ("defenders", f"{len(scen.defenders)}; sensors: {len(scen.sensors)}"),
+        ("defenders", len(scen.defenders)),
+        ("sensors", len(scen.sensors)),
         ("doctrine", _doctrine(result)),
         ("stopped by", result.stop_reason),
     ]
+    if "clusters" in s:  # the vectorised engine: replications drawn by cluster
+        params.insert(
+            4,
+            (
+                "clusters",
+                f"{s['clusters']:,} (templates per drone: {s.get('templates_per_drone', '–')})",
+            ),
+        )
     if result.wall_s:
         params.append(("run time", f"{result.wall_s:,.1f} s"))
     dl = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in params)
@@ -274,7 +305,7 @@ def report_html(
 <div class=headline>{"".join(head)}</div>
 <h2>Run</h2>
 <dl class=params>{dl}</dl>
-<h2>Summary over {_e(reps)} replication(s)</h2>
+<h2>Summary over {_e(_plural(reps, "replication"))}</h2>
 {_metrics_table(metrics)}
 <h2>Cost by weapon</h2>
 {_group_table(result, "weapon")}
@@ -285,8 +316,7 @@ def report_html(
 <h2>Timeline: replication {_e(replication)}</h2>
 {_img(timeline_png, f"timeline of replication {replication}", _TIMELINE_CAPTION)}
 {file_list}
-<footer>Written by incursion {_e(package_version)}. Means and 95 % intervals are over
-replications; cost ratios use a seeded percentile bootstrap, other metrics Student-t intervals.
+<footer>Written by incursion {_e(package_version)}. {_e(_intervals_note(s))}
 Times in seconds from t = 0; costs in US dollars.</footer>
 </main>
 </body>

@@ -1829,8 +1829,17 @@ _LABELS = {
     "cost_exchange_ratio": "cost-exchange ratio",
     "leakers": "leakers",
     "drones_destroyed": "drones destroyed",
-    "defender_cost_usd": "defender cost (USD)",
+    "defender_cost_usd": "defender cost (million USD)",
 }
+#: Metrics whose axis ticks read in millions (labelled so in _LABELS), not with a '1e6' offset.
+_MILLIONS = {"defender_cost_usd"}
+
+
+def _millions(axis: Any) -> None:
+    """Tick labels of ``axis`` in millions: 2.5 for 2,500,000 (the data stay in units)."""
+    from matplotlib.ticker import FuncFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v / 1e6:g}"))
 
 
 def _axis_values(col: Any) -> tuple[np.ndarray, list[str] | None]:
@@ -1857,6 +1866,16 @@ def plot_sweep(plan: SweepPlan, results: Any, path: Path) -> None:
     def cer_line(ax: Any, metric: str) -> None:
         if metric == "cost_exchange_ratio":
             ax.axhline(1.0, color="0.3", lw=0.8, ls="--")
+            ax.text(
+                0.99,
+                1.0,
+                "break-even (1)",
+                transform=ax.get_yaxis_transform(),
+                ha="right",
+                va="bottom",
+                fontsize=7,
+                color="0.3",
+            )
 
     if plan.kind == "grid" and len(varying) == 2:
         a, b = varying
@@ -1875,12 +1894,14 @@ def plot_sweep(plan: SweepPlan, results: Any, path: Path) -> None:
                     norm = TwoSlopeNorm(vcenter=1.0, vmin=finite.min(), vmax=finite.max())
                 cmap = "RdYlGn_r"
             im = ax.imshow(grid, origin="lower", aspect="auto", cmap=cmap, norm=norm)
-            fig.colorbar(im, ax=ax, shrink=0.85)
+            bar = fig.colorbar(im, ax=ax, shrink=0.85)
+            if metric in _MILLIONS:
+                _millions(bar.ax.yaxis)
             ax.set_xticks(range(len(xa)), [_tick(v) for v in xa])
             ax.set_yticks(range(len(xb)), [_tick(v) for v in xb])
             ax.set_xlabel(a)
             ax.set_ylabel(b)
-            ax.set_title(_LABELS.get(metric, metric) + " (mean)")
+            ax.set_title("mean " + _LABELS.get(metric, metric))
             if grid.size <= 144:
                 for (r, c), v in np.ndenumerate(grid):
                     if np.isfinite(v):
@@ -1932,8 +1953,12 @@ def plot_sweep(plan: SweepPlan, results: Any, path: Path) -> None:
                         alpha=0.2,
                     )
                 cer_line(ax, metric)
+                if metric in _MILLIONS:
+                    _millions(ax.yaxis)
                 if cats is not None:
                     ax.set_xticks(range(len(cats)), cats)
+                elif not sampled and len(np.unique(xv)) <= 10:
+                    ax.set_xticks(np.unique(xv))  # a grid's levels, not 1.5 between 1 and 2
                 if r == len(metrics) - 1:
                     ax.set_xlabel(name)
                 if c == 0:
@@ -1943,7 +1968,8 @@ def plot_sweep(plan: SweepPlan, results: Any, path: Path) -> None:
             True: "points: mean and 95 % interval at each design point",
             False: "line: mean, band: 95 % interval"
             if len(varying) == 1
-            else "main effects: mean over the other parameters, band: their range",
+            else "main effects: line = mean over the other parameters' levels, "
+            "band = lowest to highest of those point means",
         }[sampled]
         fig.suptitle(f"{title}\n{how}", fontsize=10)
     _atomic_write(path, lambda t: fig.savefig(t, dpi=100, format="png"))

@@ -136,3 +136,40 @@ def test_main_maps_keyboard_interrupt(
         cli.main(["validate", str(tmp_path / "x.yaml")])
     assert info.value.code == 130
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_sweep_best_table_shows_what_varies_and_the_leakers_out_of_the_launched() -> None:
+    """The sweep's 'lowest cost-exchange ratio' table: parameters held at one level are named
+    under it, not given a column each (in an 80-column terminal the columns were cut to
+    'fight…' twice); leakers are shown against the drones launched, and the caption warns that
+    a low ratio can come from holding fire."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+    from rich.console import Console
+
+    from sim.cli_sweep import _best_table
+
+    plan = SimpleNamespace(
+        parameters=[SimpleNamespace(name=n) for n in ("idt_magazine", "fighter_aim120c")]
+    )
+    results = pd.DataFrame(
+        {
+            "point": [0, 1],
+            "idt_magazine": [0, 48],
+            "fighter_aim120c": [0, 0],
+            "cost_exchange_ratio_mean": [0.65, 0.70],
+            "cost_exchange_ratio_ci95_low": [0.64, 0.64],
+            "cost_exchange_ratio_ci95_high": [0.66, 0.75],
+            "leakers_mean": [38.25, 11.375],
+            "drones_launched_mean": [420.0, 420.0],
+        }
+    )
+    console = Console(record=True, width=80)
+    console.print(_best_table(plan, results))
+    text = console.export_text()
+    assert "idt_magazine" in text
+    assert "held fixed: fighter_aim120c = 0" in text
+    assert "38.25 / 420" in text
+    assert "0.64–0.66" in text
+    assert "check the leakers" in text

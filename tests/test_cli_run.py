@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.test_interrupt import SCENARIO
@@ -71,3 +72,25 @@ def test_workers_below_one_is_a_usage_error(tmp_path: Path) -> None:
         assert proc.returncode == 2, (bad, proc.stderr)
         assert "Traceback" not in proc.stderr
         assert not out.exists()
+
+
+def test_summary_cost_table_adds_up_to_the_defender_cost() -> None:
+    """The by-weapon costs are the shots only; the fighters' sorties get their own row, so the
+    column adds up to the defender cost printed above it (it fell short by the sorties)."""
+    from rich.console import Console
+
+    import sim
+    from sim.cli_run import render_summary
+    from tests.test_outputs import raid
+
+    summary = sim.run(raid(), replications=3, workers=1).summary
+    console = Console(record=True, width=120)
+    console.print(render_summary(summary))
+    text = console.export_text()
+    assert "3 replications," in text
+    assert "fighter sorties (" in text
+    weapons = sum(v["cost_usd"]["mean"] for v in summary["by_weapon"].values())
+    sorties = summary["metrics"]["sortie_cost_usd"]["mean"]
+    assert sorties > 0
+    assert f"{sorties:,.0f}" in text
+    assert weapons + sorties == pytest.approx(summary["metrics"]["defender_cost_usd"]["mean"])

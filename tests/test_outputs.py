@@ -26,7 +26,7 @@ import yaml
 import sim
 from sim.errors import IncursionError
 from sim.geo import builtin_countries
-from sim.report import format_value
+from sim.report import _intervals_note, format_value
 from sim.scenario import Scenario
 
 PICTURES = ("tracks.geojson", "map.png", "timeline.png", "report.html")
@@ -406,6 +406,20 @@ def test_report_shows_the_summary(result: sim.RunResult, report: tuple[str, _Tag
     assert "seed" in text
     assert str(result.seed) in text
     assert "tiny-raid" in text
+
+
+def test_report_says_how_each_engine_computes_its_intervals(
+    report: tuple[str, _TagCounter],
+) -> None:
+    # The footer follows sim/metrics.py: the expanded percentile bootstrap for the ratios, and
+    # cluster-robust intervals when the vectorised engine drew its replications by cluster.
+    text = " ".join(report[1].text)
+    assert "Summary over 3 replications" in text
+    assert "bootstrap (expanded percentile)" in text
+    assert "Student-t" in text
+    note = _intervals_note({"engine": "vectorised", "clusters": 32})
+    assert "cluster-robust" in note
+    assert "Student-t" not in note
 
 
 def test_report_escapes_scenario_text(report: tuple[str, _TagCounter]) -> None:

@@ -18,11 +18,12 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 from matplotlib.text import Text
-from test_outputs import raid
+from test_outputs import raid, raid_document
 
 import sim
 from sim.errors import IncursionError
 from sim.plots import figure_png, plot_map, plot_timeline
+from sim.scenario import Scenario
 from sim.tracks import radar_horizon_m
 from sim.world import build_world
 
@@ -156,6 +157,56 @@ def test_timeline_curves_come_from_the_replication(result: sim.RunResult) -> Non
     # the cost curves never go down
     assert (np.diff(defender.get_ydata()) >= -1e-9).all()
     assert (np.diff(attacker.get_ydata()) >= -1e-9).all()
+
+
+def test_timeline_cost_race_runs_on_to_the_last_landing() -> None:
+    # A sortie still flying at the horizon is charged until it lands: the curve, its label and
+    # the ratio must reach the replication's whole defender cost (as the map and tables give it),
+    # not stop at the horizon with part of the sortie left out.
+    doc = raid_document()
+    doc["duration_h"] = 2
+    res = sim.run(Scenario.model_validate(doc), replications=3, workers=1)
+    horizon = res.scenario.duration_s
+    late = res.sorties[res.sorties["landing_s"] > horizon]
+    assert len(late), "the test needs a sortie landing after the horizon"
+    k = int(late["replication"].iloc[0])
+    fig = res.plot_timeline(k)
+    sorties = res.sorties[res.sorties["replication"] == k]
+    shots = res.shots[res.shots["replication"] == k]
+    drones = res.drones[res.drones["replication"] == k]
+    spend = shots["cost_usd"].sum() + sorties["cost_usd"].sum()
+    (defender,) = _by_gid(fig, "spend-defender")
+    (attacker,) = _by_gid(fig, "spend-attacker")
+    assert defender.get_xdata()[-1] * 3600 >= sorties["landing_s"].max()
+    ratio = defender.get_ydata()[-1] / attacker.get_ydata()[-1]
+    assert ratio == pytest.approx(spend / (len(drones) * 20_000))
+    (text,) = _by_gid(fig, "ratio")
+    assert f"{ratio:.2f}×" in text.get_text() or f"{ratio:,.1f}×" in text.get_text()
+
+
+def test_timeline_mean_is_over_the_replications_the_tables_hold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A large run keeps the first replications only in its tables; the dashed mean averages
+    # those, and says so, rather than dividing their sum by every replication of the run.
+    import sim.runner
+
+    monkeypatch.setattr(sim.runner, "_MAX_TABLE_ROWS", 2 * 5)  # 5 drones: 2 replications kept
+    res = sim.run(raid(), replications=4, workers=1)
+    assert res.drones["replication"].max() == 1
+    fig = res.plot_timeline(1)  # its end comes after every kept replication's last landing
+    spend = [
+        res.shots.loc[res.shots["replication"] == i, "cost_usd"].sum()
+        + res.sorties.loc[res.sorties["replication"] == i, "cost_usd"].sum()
+        for i in (0, 1)
+    ]
+    (defender,) = _by_gid(fig, "spend-defender")
+    (mean,) = _by_gid(fig, "mean-defender")
+    assert mean.get_ydata()[-1] / defender.get_ydata()[-1] == pytest.approx(
+        (spend[0] + spend[1]) / 2 / spend[1]
+    )
+    legend = [t.get_text() for t in fig.findobj(Text)]
+    assert "mean of the first 2 of 4 replications" in legend
 
 
 def test_timeline_has_a_clock_axis_when_start_is_set(result: sim.RunResult) -> None:
