@@ -417,7 +417,7 @@ def plot_map(result: RunResult, replication: int = 0) -> Figure:
     if w.sensor_x.size:
         from sim.tracks import radar_horizon_m
 
-        cover = np.minimum(w.sensor_range_m, radar_horizon_m(w.sensor_antenna_m, alt))
+        cover = w.sensor_k * np.minimum(w.sensor_range_m, radar_horizon_m(w.sensor_antenna_m, alt))
         for x, y, r in zip(w.sensor_x, w.sensor_y, cover, strict=True):
             _circle(
                 ax,
@@ -481,13 +481,35 @@ def plot_map(result: RunResult, replication: int = 0) -> Figure:
             Patch(facecolor=EW_COLOR + "22", edgecolor=EW_COLOR, ls=":", label="EW area")
         )
     if w.batteries:
-        for b, x, y in zip(w.batteries, w.bat_x, w.bat_y, strict=True):
-            r = scen.weapons[b.weapon].max_range_km * 1e3
-            _circle(ax, x, y, r, fc=BATTERY_COLOR, alpha=0.07, ec="none", zorder=3)
+        point_defence = False
+        for b, x, y, k in zip(w.batteries, w.bat_x, w.bat_y, w.bat_k, strict=True):
+            r = scen.weapons[b.weapon].max_range_km * 1e3 * k
+            if b.defended_radius_km is None:
+                _circle(ax, x, y, r, fc=BATTERY_COLOR, alpha=0.07, ec="none", zorder=3)
+                _circle(
+                    ax, x, y, r, fill=False, ec=BATTERY_COLOR, lw=1.2, zorder=6,
+                    gid="battery-range",
+                )  # fmt: skip
+                _label(ax, x, y, f"{b.name} ({b.weapon})", BATTERY_COLOR)
+                continue
+            # A point defence engages only drones aimed within its guarded radius: its reach is
+            # drawn faint and dashed, what it guards solid, so that a 60 km disc does not read
+            # as 60 km of cover.
+            point_defence = True
             _circle(
-                ax, x, y, r, fill=False, ec=BATTERY_COLOR, lw=1.2, zorder=6, gid="battery-range"
-            )
-            _label(ax, x, y, f"{b.name} ({b.weapon})", BATTERY_COLOR)
+                ax, x, y, r, fill=False, ec=BATTERY_COLOR, lw=0.8, ls="--", alpha=0.6, zorder=6,
+                gid="battery-range",
+            )  # fmt: skip
+            g = b.defended_radius_km * 1e3 * k
+            _circle(ax, x, y, g, fc=BATTERY_COLOR, alpha=0.25, ec="none", zorder=3)
+            _circle(
+                ax, x, y, g, fill=False, ec=BATTERY_COLOR, lw=1.2, zorder=6,
+                gid="battery-defended",
+            )  # fmt: skip
+            _label(
+                ax, x, y, f"{b.name} ({b.weapon}; guards {b.defended_radius_km:g} km)",
+                BATTERY_COLOR,
+            )  # fmt: skip
         ax.plot(
             w.bat_x / 1e3,
             w.bat_y / 1e3,
@@ -501,6 +523,14 @@ def plot_map(result: RunResult, replication: int = 0) -> Figure:
         handles.append(
             Line2D([], [], color=BATTERY_COLOR, marker="s", mec="white", label="battery, max range")
         )
+        if point_defence:
+            handles.append(
+                Patch(
+                    facecolor=BATTERY_COLOR + "40",
+                    edgecolor=BATTERY_COLOR,
+                    label="point defence, guarded radius",
+                )
+            )
     if w.airbases:
         ax.plot(
             w.base_x / 1e3,

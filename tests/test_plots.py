@@ -117,13 +117,29 @@ def test_kill_markers_are_at_the_kill_points(result: sim.RunResult, map_figure: 
 
 
 def test_cover_and_envelope_circles(result: sim.RunResult, map_figure: Figure) -> None:
-    # The radar reaches 200 km, but a drone at 500 m is below its horizon beyond ~115 km.
+    # The radar reaches 200 km, but a drone at 500 m is below its horizon beyond ~115 km. The
+    # circles are the model's: ground ranges times the projection's scale at their centre.
+    world = build_world(result.scenario)
     (cover,) = _by_gid(map_figure, "sensor-cover")
     horizon_km = float(radar_horizon_m(30.0, 500.0)) / 1e3
-    assert cover.get_radius() == pytest.approx(horizon_km)
+    assert cover.get_radius() == pytest.approx(horizon_km * world.sensor_k[0], rel=1e-12)
     assert horizon_km < 200
     (envelope,) = _by_gid(map_figure, "battery-range")
-    assert envelope.get_radius() == pytest.approx(30.0)
+    assert envelope.get_radius() == pytest.approx(30.0 * world.bat_k[0], rel=1e-12)
+    assert abs(world.bat_k[0] - 1) > 1e-5  # the scale is not 1 there: the test tells them apart
+    assert _by_gid(map_figure, "battery-defended") == []
+
+
+def test_a_point_defence_is_drawn_by_what_it_guards(result: sim.RunResult) -> None:
+    guarded = result.scenario.with_changes({"defenders.0.defended_radius_km": 5})
+    fig = plot_map(sim.run(guarded, replications=1, workers=1), 0)
+    world = build_world(guarded)
+    (disc,) = _by_gid(fig, "battery-defended")
+    assert disc.get_radius() == pytest.approx(5.0 * world.bat_k[0], rel=1e-12)
+    (reach,) = _by_gid(fig, "battery-range")
+    assert reach.get_linestyle() == "--"
+    labels = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert any(label.startswith("point defence") for label in labels)
 
 
 def test_map_of_another_replication_differs(result: sim.RunResult, map_figure: Figure) -> None:
