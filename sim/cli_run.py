@@ -216,7 +216,19 @@ def run_cmd(
             console.print(f"interrupted while writing: {target} left as it was before this run")
             raise
     if until_ci is not None:
-        console.print(f"stopped after {result.replications} replications: {result.stop_reason}")
+        # RunResult.stop_reason starts with a code for programs ("ci", "max_replications"); a
+        # person reads what it means
+        code, _, detail = result.stop_reason.partition(": ")
+        why = {
+            "ci": "the interval is narrow enough",
+            "max_replications": "--max-replications reached",
+        }.get(code, code)
+        if code == "max_replications":
+            detail = detail.partition(" reached with ")[2]
+        console.print(
+            f"stopped after {result.replications:,} replications ({why}): {detail or code}",
+            soft_wrap=True,
+        )
     if not quiet:
         Console().print(render_summary(result.summary))
         files = sorted(p.name for p in target.iterdir())

@@ -30,7 +30,7 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
     "shot_cost_usd": ("  of which shots", "usd"),
     "sortie_cost_usd": ("  of which sorties", "usd"),
     "attacker_cost_usd": ("attacker cost", "usd"),
-    "cost_per_kill_usd": ("defender cost per kill", "usd"),
+    "cost_per_kill_usd": ("defender cost per kill (per replication with a kill, averaged)", "usd"),
     "drones_launched": ("drones launched", "count"),
     "drones_crossed_border": ("crossed the border", "count"),
     "drones_detected": ("detected", "count"),
