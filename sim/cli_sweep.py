@@ -151,6 +151,16 @@ def sweep_cmd(
             "every point, overriding the sweep file's engine: (which defaults to des).",
         ),
     ] = None,
+    replications: Annotated[
+        int | None,
+        typer.Option(
+            "--replications",
+            "-n",
+            min=1,
+            help="Replications per point, overriding the sweep file's replications: (to try a "
+            "sweep quickly).",
+        ),
+    ] = None,
     resume: Annotated[
         bool,
         typer.Option("--resume", help="Reuse the points already in the output folder."),
@@ -195,7 +205,7 @@ def sweep_cmd(
         )
     console = Console(quiet=quiet)
     err = Console(stderr=True, quiet=quiet)
-    plan = plan_sweep(sweep_file, engine=engine)
+    plan = plan_sweep(sweep_file, engine=engine, replications=replications)
     target = out if out is not None else default_out(plan)
     if not dry_run:
         check_out_folder(target)  # one line now, rather than a traceback once points have run

@@ -613,7 +613,10 @@ def _sha256(data: bytes) -> str:
 
 
 def plan_sweep(
-    sweep_or_path: str | Path | SweepSpec | Mapping[str, Any], *, engine: str | None = None
+    sweep_or_path: str | Path | SweepSpec | Mapping[str, Any],
+    *,
+    engine: str | None = None,
+    replications: int | None = None,
 ) -> SweepPlan:
     """Read a sweep, check it against its base scenario and build the design.
 
@@ -628,6 +631,9 @@ def plan_sweep(
         directory).
     engine : {"des", "vectorised"}, optional
         The engine of every point, instead of the file's ``engine:`` (None: the file's).
+    replications : int, optional
+        Replications per point, instead of the file's ``replications:`` (None: the file's, else
+        the base scenario's): to try a sweep quickly. Part of the fingerprint when given.
 
     Returns
     -------
@@ -642,12 +648,23 @@ def plan_sweep(
         The design has more than :data:`MAX_POINTS` points.
     IncursionError
         ``engine`` is not one of :data:`ENGINES`.
+    LimitError
+        ``replications`` is not a whole number from 1 to ``MAX_REPLICATIONS``.
     """
     from sim.loader import dump_resolved_yaml, load_scenario, scenario_to_document, with_changes
     from sim.outputs import package_version
 
     if engine is not None and engine not in ENGINES:
         raise IncursionError(f"unknown engine {engine!r}: choose 'des' (SimPy) or 'vectorised'")
+    override = None
+    if replications is not None:
+        if isinstance(replications, bool) or not isinstance(replications, int | np.integer):
+            raise IncursionError(f"replications must be a whole number, got {replications!r}")
+        if not 1 <= int(replications) <= MAX_REPLICATIONS:
+            raise LimitError(
+                f"replications must be between 1 and {MAX_REPLICATIONS}, got {replications}"
+            )
+        override = int(replications)
     src = _source(sweep_or_path)
     spec = src.spec
     engine = engine if engine is not None else spec.engine
@@ -726,6 +743,8 @@ def plan_sweep(
     base = load_scenario(scen_path)
     document = scenario_to_document(base)
     replications = spec.replications if spec.replications is not None else base.replications
+    if override is not None:
+        replications = override
     seed = spec.seed if spec.seed is not None else base.seed
 
     # Each parameter's paths: they exist, are not fields the sweep sets itself, and no two set
@@ -946,6 +965,9 @@ def plan_sweep(
     # The des engine is left out of the hash, as before sweeps could choose an engine: a sweep
     # started then still resumes.
     hashed = dict(fingerprint) if engine == "des" else {**fingerprint, "engine": engine}
+    if override is not None:
+        # (only when given, so that a sweep started without it still resumes)
+        hashed["replications"] = fingerprint["replications"] = str(override)
     fingerprint["engine"] = engine
     fingerprint["sha256"] = _sha256(json.dumps(hashed, sort_keys=True).encode())
     return SweepPlan(
@@ -1245,6 +1267,9 @@ def _diff_fingerprint(old: Mapping[str, Any], new: Mapping[str, str]) -> str:
         )
     if old.get("engine", "des") != new.get("engine", "des"):
         changed.append(f"the engine ({old.get('engine', 'des')} -> {new.get('engine', 'des')})")
+    if old.get("replications") != new.get("replications"):
+        was, now = (x.get("replications") or "the file's" for x in (old, new))
+        changed.append(f"the replications per point ({was} -> {now})")
     return ", ".join(changed) or "the fingerprint"
 
 
@@ -2115,6 +2140,7 @@ def sweep(
     overwrite: bool = False,
     plot: bool = True,
     engine: str | None = None,
+    replications: int | None = None,
 ) -> Any:
     """Run a parameter sweep and return its results table.
 
@@ -2149,6 +2175,9 @@ def sweep(
         The engine of every point (:func:`sim.run`), instead of the sweep file's ``engine:``
         (None, the default: the file's, itself ``des`` by default). Part of the fingerprint:
         ``resume`` refuses points another engine computed.
+    replications : int, optional
+        Replications per point instead of the sweep file's ``replications:`` (to try a sweep
+        quickly). Part of the fingerprint: ``resume`` refuses points run with another count.
 
     Returns
     -------
@@ -2157,7 +2186,7 @@ def sweep(
         ``<metric>_mean / _ci95_low / _ci95_high`` for every metric. The same table, bit for bit,
         whatever the executor or worker count.
     """
-    plan = plan_sweep(sweep_or_path, engine=engine)
+    plan = plan_sweep(sweep_or_path, engine=engine, replications=replications)
     for note in plan.notes:
         warnings.warn(note, SweepWarning, stacklevel=2)
     return execute(

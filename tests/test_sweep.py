@@ -21,7 +21,7 @@ import yaml
 from cli_runner import incursion
 
 from sim import cli
-from sim.errors import IncursionError, OutputFolderError, ScenarioError
+from sim.errors import IncursionError, LimitError, OutputFolderError, ScenarioError
 from sim.loader import dump_resolved_yaml
 from sim.metrics import METRIC_NAMES
 from sim.sweeps import (
@@ -1027,3 +1027,33 @@ def test_a_sweep_that_fails_before_any_point_leaves_no_folder(
         assert json.loads((out / "sweep.json").read_text())["complete"] is False
     else:
         assert not out.exists()
+
+
+def test_replications_override(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sweep_file = folder / "override.yaml"
+    sweep_file.write_text(GRID)  # replications: 3
+    out = folder / "override-out"
+    code, stdout, _ = main(
+        capsys, "sweep", str(sweep_file), "--out", str(out), "-n", "2", "-w", "1"
+    )
+    assert code == 0, stdout
+    _, reps = tables(out)
+    assert len(reps) == 6 * 2
+    assert json.loads((out / "sweep.json").read_text())["replications"] == 2
+    # the same points as sim.sweep with the same override, bit for bit
+    lib = sweep(sweep_file, out=folder / "override-lib", workers=1, plot=False, replications=2)
+    pd.testing.assert_frame_equal(lib, tables(out)[0])
+    # another count is another sweep: --resume refuses it and says why
+    code, _, err = main(capsys, "sweep", str(sweep_file), "--out", str(out), "--resume")
+    assert code == 2
+    assert "the replications per point (2 -> the file's)" in err
+    code, _, err = main(capsys, "sweep", str(sweep_file), "--out", str(out), "-n", "2", "--resume")
+    assert code == 0, err
+    for bad in ("0", "-1", "abc"):
+        code, _, err = main(capsys, "sweep", str(sweep_file), "--dry-run", "-n", bad)
+        assert code == 2, bad
+        assert "Traceback" not in err
+    with pytest.raises(LimitError, match="between 1 and"):
+        plan_sweep(sweep_file, replications=0)
+    with pytest.raises(IncursionError, match="whole number"):
+        plan_sweep(sweep_file, replications=2.5)  # type: ignore[arg-type]
