@@ -67,6 +67,8 @@ _WEAPON_MARKERS = ("X", "*", "P", "D", "p", "h", "s", "v", "^", "<", ">", "8")
 
 SENSOR_COLOR = "#01665e"
 BATTERY_COLOR = "#c51b7d"
+#: Batteries named on the map at most (beyond, the names overprint; the report lists them).
+MAP_MAX_BATTERY_LABELS = 12
 AIRBASE_COLOR = "#252525"
 EW_COLOR = "#762a83"
 NOFIRE_COLOR = "#b2182b"
@@ -482,6 +484,9 @@ def plot_map(result: RunResult, replication: int = 0) -> Figure:
         )
     if w.batteries:
         point_defence = False
+        # Past a dozen batteries their names overprint each other and the tracks: the report's
+        # table names them instead.
+        named = len(w.batteries) <= MAP_MAX_BATTERY_LABELS
         for b, x, y, k in zip(w.batteries, w.bat_x, w.bat_y, w.bat_k, strict=True):
             r = scen.weapons[b.weapon].max_range_km * 1e3 * k
             if b.defended_radius_km is None:
@@ -490,7 +495,8 @@ def plot_map(result: RunResult, replication: int = 0) -> Figure:
                     ax, x, y, r, fill=False, ec=BATTERY_COLOR, lw=1.2, zorder=6,
                     gid="battery-range",
                 )  # fmt: skip
-                _label(ax, x, y, f"{b.name} ({b.weapon})", BATTERY_COLOR)
+                if named:
+                    _label(ax, x, y, f"{b.name} ({b.weapon})", BATTERY_COLOR)
                 continue
             # A point defence engages only drones aimed within its guarded radius: its reach is
             # drawn faint and dashed, what it guards solid, so that a 60 km disc does not read
@@ -506,10 +512,11 @@ def plot_map(result: RunResult, replication: int = 0) -> Figure:
                 ax, x, y, g, fill=False, ec=BATTERY_COLOR, lw=1.2, zorder=6,
                 gid="battery-defended",
             )  # fmt: skip
-            _label(
-                ax, x, y, f"{b.name} ({b.weapon}; guards {b.defended_radius_km:g} km)",
-                BATTERY_COLOR,
-            )  # fmt: skip
+            if named:
+                _label(
+                    ax, x, y, f"{b.name} ({b.weapon}; guards {b.defended_radius_km:g} km)",
+                    BATTERY_COLOR,
+                )  # fmt: skip
         ax.plot(
             w.bat_x / 1e3,
             w.bat_y / 1e3,
@@ -521,7 +528,14 @@ def plot_map(result: RunResult, replication: int = 0) -> Figure:
             zorder=8,
         )
         handles.append(
-            Line2D([], [], color=BATTERY_COLOR, marker="s", mec="white", label="battery, max range")
+            Line2D(
+                [],
+                [],
+                color=BATTERY_COLOR,
+                marker="s",
+                mec="white",
+                label="battery, max range" if named else f"{len(w.batteries)} batteries, max range",
+            )
         )
         if point_defence:
             handles.append(
@@ -625,6 +639,9 @@ def plot_map(result: RunResult, replication: int = 0) -> Figure:
     # --- kills by weapon
     styles = weapon_styles(w.weapon_names)
     kills = view.shots[view.shots["hit"].astype(bool)]
+    # Large markers for a few kills; for hundreds, smaller ones, so they do not bury the tracks
+    # and the defence (the same total area as about 40 large ones).
+    size = 90.0 * min(1.0, max(0.2, 40.0 / max(len(kills), 1)))
     weapon_handles = []
     for name, (color, marker) in styles.items():
         k = kills[kills["weapon"] == name]
@@ -634,11 +651,11 @@ def plot_map(result: RunResult, replication: int = 0) -> Figure:
         ax.scatter(
             np.asarray(kx) / 1e3,
             np.asarray(ky) / 1e3,
-            s=90,
+            s=size,
             marker=marker,
             c=color,
             edgecolors="black",
-            linewidths=0.6,
+            linewidths=0.6 if size >= 45 else 0.3,
             zorder=10,
             gid=f"kills-{name}",
         )

@@ -258,3 +258,24 @@ def test_a_replication_the_run_does_not_have_is_an_error(result: sim.RunResult) 
             result.plot_map(bad)  # type: ignore[arg-type]
     with pytest.raises(IncursionError, match="replication"):
         result.plot_timeline(7)
+
+
+def test_a_crowded_map_stays_legible() -> None:
+    # 14 batteries on one route and 60 drones: battery names are left out (they would overprint)
+    # and the kill markers shrink, so that hundreds of kills do not bury the tracks.
+    doc = raid_document()
+    bat = doc["defenders"][0]
+    doc["defenders"] = [
+        {**bat, "name": f"b{i}", "lat": bat["lat"] + 0.02 * i, "magazine": 40} for i in range(14)
+    ]
+    doc["waves"][0]["count"] = 60
+    r = sim.run(Scenario.model_validate(doc), replications=1, workers=1)
+    fig = plot_map(r, 0)
+    names = [t.get_text() for t in fig.axes[0].texts]
+    assert not any(n.startswith("b1 (") for n in names)
+    labels = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert "14 batteries, max range" in labels
+    kills = int(r.shots["hit"].sum())
+    assert kills > 40
+    sizes = np.concatenate([c.get_sizes() for c in _by_gid(fig, "kills-")])
+    assert sizes.max() == pytest.approx(90.0 * max(0.2, 40.0 / kills))
