@@ -72,35 +72,73 @@ def _cell(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
-def _best_table(plan: Any, results: Any, n: int = 5) -> Table:
+def trade_off_front(cer: Any, leak: Any) -> Any:
+    """Positions of the points no other point beats on both the cost-exchange ratio and the
+    leak fraction (lower is better in both; NaN rows left out), most protective first."""
+    import numpy as np
+
+    cer = np.asarray(cer, float)
+    leak = np.asarray(leak, float)
+    ok = np.flatnonzero(np.isfinite(cer) & np.isfinite(leak))
+    order = ok[np.lexsort((cer[ok], leak[ok]))]  # by leak fraction, then ratio
+    front, best = [], np.inf
+    for i in order:
+        if cer[i] < best:  # cheaper than every point that leaks as little or less
+            front.append(int(i))
+            best = cer[i]
+    return np.asarray(front, np.int64)
+
+
+def _best_table(plan: Any, results: Any, n: int = 8) -> Table:
     # Parameters held at one level are the same in every row (the plan table lists them): left
     # out, so that the ones that vary keep readable column names in a narrow terminal.
     names = [p.name for p in plan.parameters]
     varying = [name for name in names if results[name].astype(str).nunique() > 1] or names
     col = "cost_exchange_ratio_mean"
-    best = results.sort_values([col, "point"], kind="stable").head(n)
-    t = Table(title="lowest cost-exchange ratio", title_justify="left")
+    launched = "drones_launched_mean" in results.columns
+    if "leak_fraction_mean" in results.columns:
+        leak = results["leak_fraction_mean"].to_numpy(float)
+    elif "leakers_mean" in results.columns and launched:
+        leak = (results["leakers_mean"] / results["drones_launched_mean"]).to_numpy(float)
+    else:
+        leak = None
+    if leak is None:
+        # nothing to weigh the ratio against: the lowest ratios
+        rows = results.sort_values([col, "point"], kind="stable").head(n)
+        title = "lowest cost-exchange ratio"
+        notes = ["ranked by the ratio alone"]
+    else:
+        # A low ratio alone rewards a defence that holds fire; the question is a low ratio
+        # without letting drones through, so show the points no other point beats on both.
+        front = trade_off_front(results[col].to_numpy(float), leak)
+        rows = results.iloc[front[:n]]
+        title = "trade-off: lowest cost-exchange ratio for its leakers"
+        notes = [
+            f"{front.size} point{'s' if front.size != 1 else ''} that no other point beats on "
+            "both the ratio and the leakers per drone launched"
+            + (f" (the {n} that leak least shown)" if front.size > n else "")
+            + "; the one leaking least first"
+        ]
+    t = Table(title=title, title_justify="left")
     t.add_column("point", justify="right")
     for name in varying:
         t.add_column(name, justify="right", overflow="fold")  # a long name wraps, never cut
     t.add_column("cost-\nexchange\nratio", justify="right")
     t.add_column("95 %\ninterval", justify="right", no_wrap=True)
     t.add_column("leakers /\nlaunched", justify="right", no_wrap=True)
-    launched = "drones_launched_mean" in results.columns
-    for _, row in best.iterrows():
+    for _, row in rows.iterrows():
         lo, hi = row["cost_exchange_ratio_ci95_low"], row["cost_exchange_ratio_ci95_high"]
-        leak = f"{row['leakers_mean']:,.2f}" if "leakers_mean" in row else "–"
+        leakers = f"{row['leakers_mean']:,.2f}" if "leakers_mean" in row else "–"
         if launched and "leakers_mean" in row:
-            leak += f" / {row['drones_launched_mean']:,.0f}"
+            leakers += f" / {row['drones_launched_mean']:,.0f}"
         t.add_row(
             str(int(row["point"])),
             *(_cell(row[name]) for name in varying),
             f"{row[col]:,.2f}",
             f"{lo:,.2f}–{hi:,.2f}",
-            leak,
+            leakers,
         )
     held = [name for name in names if name not in varying]
-    notes = ["ranked by the ratio alone: check the leakers (a defence that holds fire is cheap)"]
     if held:
         notes.append("held fixed: " + ", ".join(f"{h} = {_cell(results[h].iloc[0])}" for h in held))
     t.caption = "\n".join(notes)

@@ -139,10 +139,9 @@ def test_main_maps_keyboard_interrupt(
 
 
 def test_sweep_best_table_shows_what_varies_and_the_leakers_out_of_the_launched() -> None:
-    """The sweep's 'lowest cost-exchange ratio' table: parameters held at one level are named
-    under it, not given a column each (in an 80-column terminal the columns were cut to
-    'fight…' twice); leakers are shown against the drones launched, and the caption warns that
-    a low ratio can come from holding fire."""
+    """The sweep's trade-off table: parameters held at one level are named under it, not given
+    a column each (in an 80-column terminal the columns were cut to 'fight…' twice); leakers are
+    shown against the drones launched, and a cheap but leaky point no longer comes first."""
     from types import SimpleNamespace
 
     import pandas as pd
@@ -172,4 +171,27 @@ def test_sweep_best_table_shows_what_varies_and_the_leakers_out_of_the_launched(
     assert "held fixed: fighter_aim120c = 0" in text
     assert "38.25 / 420" in text
     assert "0.64–0.66" in text
-    assert "check the leakers" in text
+    assert "no other point beats on both the ratio" in text
+    # the point that leaks least comes first
+    assert text.index("11.38 / 420") < text.index("38.25 / 420")
+
+
+def test_sweep_trade_off_front() -> None:
+    """The points no other point beats on both the cost-exchange ratio and the leak fraction,
+    most protective first; a cheap but leaky defence stays, a dominated one goes."""
+    import numpy as np
+
+    from sim.cli_sweep import trade_off_front
+
+    cer = np.array([0.65, 0.70, 2.0, 1.0, 3.0, np.nan, 0.70])
+    leak = np.array([0.09, 0.03, 0.00, 0.05, 0.00, 0.0, 0.03])
+    # 4 (dominated by 2), 3 (by 1), 6 (equal to 1, not better) and 5 (NaN) go
+    assert trade_off_front(cer, leak).tolist() == [2, 1, 0]
+    rng = np.random.default_rng(3)
+    c, f = rng.random(300), rng.random(300)
+    front = set(trade_off_front(c, f).tolist())
+    for i in range(300):  # the slow definition
+        dominated = any(
+            c[j] <= c[i] and f[j] <= f[i] and (c[j] < c[i] or f[j] < f[i]) for j in range(300)
+        )
+        assert (i not in front) == dominated
