@@ -141,6 +141,7 @@ def run_cmd(
     from sim.loader import load_scenario
     from sim.locks import folder_lock
     from sim.outputs import FORMATS, write_run_folder
+    from sim.results import stop_in_words
     from sim.runner import run
 
     if fmt not in FORMATS:
@@ -216,17 +217,9 @@ def run_cmd(
             console.print(f"interrupted while writing: {target} left as it was before this run")
             raise
     if until_ci is not None:
-        # RunResult.stop_reason starts with a code for programs ("ci", "max_replications"); a
-        # person reads what it means
-        code, _, detail = result.stop_reason.partition(": ")
-        why = {
-            "ci": "the interval is narrow enough",
-            "max_replications": "--max-replications reached",
-        }.get(code, code)
-        if code == "max_replications":
-            detail = detail.partition(" reached with ")[2]
         console.print(
-            f"stopped after {result.replications:,} replications ({why}): {detail or code}",
+            f"stopped after {result.replications:,} replications: "
+            f"{stop_in_words(result.stop_reason)}",
             soft_wrap=True,
         )
     if not quiet:

@@ -259,6 +259,8 @@ def report_html(
                 f"{_e(format_value(kind, m.get('mean')))}</div><div class=ci>95 %: "
                 f"{_e(_interval(kind, m.get('ci95')))}</div></div>"
             )
+    from sim.results import stop_in_words
+
     params = [
         ("scenario", scen.name),
         ("seed", s.get("seed", result.seed)),
@@ -271,7 +273,7 @@ def report_html(
         ("defenders", len(scen.defenders)),
         ("sensors", len(scen.sensors)),
         ("doctrine", _doctrine(result)),
-        ("stopped by", result.stop_reason),
+        ("stopped by", stop_in_words(result.stop_reason)),
     ]
     if "clusters" in s:  # the vectorised engine: replications drawn by cluster
         params.insert(

@@ -27,7 +27,22 @@ __all__ = [
     "drone_table",
     "shot_table",
     "sortie_table",
+    "stop_in_words",
 ]
+
+
+def stop_in_words(stop_reason: str) -> str:
+    """What stopped a run, for a person: :attr:`RunResult.stop_reason` starts with a code for
+    programs (``replications``, ``ci``, ``max_replications``), then the detail."""
+    code, _, detail = stop_reason.partition(": ")
+    if code == "ci":
+        return f"the interval is narrow enough ({detail})"
+    if code == "max_replications":
+        return f"--max-replications reached ({detail.partition(' reached with ')[2] or detail})"
+    if code == "replications":
+        return "the replications asked for"
+    return stop_reason
+
 
 #: ``drones`` columns (one row per replication and drone); times in s from t = 0, NaN if never.
 #: The spec's columns in the spec's order, then what this project adds.

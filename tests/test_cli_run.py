@@ -31,7 +31,7 @@ def test_until_ci_stops_when_the_interval_is_narrow(tmp_path: Path) -> None:
     proc, out = _run(tmp_path, "-n", "20", "--until-ci", "0.05", "--max-replications", "2000")
     assert proc.returncode == 0, proc.stderr
     assert "stopped after" in proc.stderr
-    assert "(the interval is narrow enough): 95 % interval width" in proc.stderr
+    assert "replications: the interval is narrow enough (95 % interval width" in proc.stderr
     s = json.loads((out / "summary.json").read_text())
     cer = s["metrics"]["cost_exchange_ratio"]
     lo, hi = cer["ci95"]
@@ -42,7 +42,7 @@ def test_until_ci_stops_when_the_interval_is_narrow(tmp_path: Path) -> None:
 def test_until_ci_says_when_the_cap_stopped_it(tmp_path: Path) -> None:
     proc, out = _run(tmp_path, "-n", "10", "--until-ci", "0.0001", "--max-replications", "30")
     assert proc.returncode == 0, proc.stderr
-    assert "stopped after 30 replications (--max-replications reached): interval width" in (
+    assert "stopped after 30 replications: --max-replications reached (interval width" in (
         proc.stderr
     )
     assert json.loads((out / "summary.json").read_text())["replications"] == 30

@@ -459,3 +459,23 @@ def test_cli_writes_every_file(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert "--map-replication" in bad.stderr
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize(
+    ("reason", "words"),
+    [
+        ("replications", "the replications asked for"),
+        (
+            "ci: 95 % interval width 4.87% of the mean < 5.00%",
+            "the interval is narrow enough (95 %",
+        ),
+        (
+            "max_replications: 30 reached with interval width 12.30% of the mean",
+            "--max-replications reached (interval width 12.30% of the mean)",
+        ),
+    ],
+)
+def test_stop_reason_in_words(reason: str, words: str) -> None:
+    from sim.results import stop_in_words
+
+    assert stop_in_words(reason).startswith(words)
