@@ -50,7 +50,11 @@ def _root(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+            "--version",
+            callback=_version,
+            is_eager=True,
+            metavar="",
+            help="Print the version and exit.",
         ),
     ] = False,
 ) -> None:
@@ -214,7 +218,8 @@ def _table(kind: Kind, entries: dict[str, Any], width: int = 200) -> Table:
 
 def catalogue_cmd(
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print the catalogue, with its sources, as JSON.")
+        bool,
+        typer.Option("--json", metavar="", help="Print the catalogue, with its sources, as JSON."),
     ] = False,
     kind: Annotated[Kind | None, typer.Option("--kind", help="Only this section.")] = None,
 ) -> None:

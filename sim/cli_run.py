@@ -103,6 +103,7 @@ def run_cmd(
         str,
         typer.Option(
             "--engine",
+            metavar="des|vectorised",
             help="des (SimPy, every feature) or vectorised (shared track pools and a compiled "
             "C2 kernel, for many replications; refuses what it cannot model exactly).",
         ),
@@ -112,9 +113,14 @@ def run_cmd(
         typer.Option("--workers", "-w", min=1, help="Processes (default: every core)."),
     ] = None,
     fmt: Annotated[
-        str, typer.Option("--format", help="Table format: csv, parquet or both.")
+        str,
+        typer.Option(
+            "--format", metavar="csv|parquet|both", help="Table format: csv, parquet or both."
+        ),
     ] = "both",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or table.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", metavar="", help="No progress or table.")
+    ] = False,
     until_ci: Annotated[
         float | None,
         typer.Option(

@@ -178,6 +178,7 @@ def sweep_cmd(
         bool,
         typer.Option(
             "--dask",
+            metavar="",
             help="Start a Dask LocalCluster of --workers processes (loopback) and run on it.",
         ),
     ] = False,
@@ -185,6 +186,7 @@ def sweep_cmd(
         str | None,
         typer.Option(
             "--engine",
+            metavar="des|vectorised",
             help="des (SimPy) or vectorised (much faster; refuses what it cannot model) for "
             "every point, overriding the sweep file's engine: (which defaults to des).",
         ),
@@ -201,23 +203,28 @@ def sweep_cmd(
     ] = None,
     resume: Annotated[
         bool,
-        typer.Option("--resume", help="Reuse the points already in the output folder."),
+        typer.Option("--resume", metavar="", help="Reuse the points already in the output folder."),
     ] = False,
     overwrite: Annotated[
         bool,
         typer.Option(
             "--overwrite",
+            metavar="",
             help="Replace an unfinished sweep in the output folder (a finished one is replaced "
             "anyway unless --resume).",
         ),
     ] = False,
     dry_run: Annotated[
         bool,
-        typer.Option("--dry-run", help="Check the file, print the plan and estimate, run nothing."),
+        typer.Option(
+            "--dry-run",
+            metavar="",
+            help="Check the file, print the plan and estimate, run nothing.",
+        ),
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No plan, progress or table.")] = (
-        False
-    ),
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", metavar="", help="No plan, progress or table.")
+    ] = (False),
 ) -> None:
     """Run a designed parameter sweep (grid, lhs, sobol, nolh) with replications at each point."""
     from sim.errors import IncursionError
