@@ -47,6 +47,7 @@ import simpy
 
 from sim.metrics import FATES
 from sim.scenario import Doctrine, Weapon
+from sim.strike import first_strike
 from sim.tracks import (
     END_CRASHED,
     END_EW_LOST,
@@ -157,44 +158,6 @@ class _AirbaseUnit:
         return any(a.state in ("ready", "idle") for a in self.aircraft)
 
 
-def _first_strike(
-    ta: float, tb: float, xa: float, ya: float, xb: float, yb: float, sx: float, sy: float,
-    h2: float, v2: float, ready: float,
-) -> float:  # fmt: skip
-    """Earliest t in [ta, tb] with |P(t) - S|^2 + h2 <= v2 (t - ready)^2, P moving linearly from
-    (xa, ya) at ta to (xb, yb) at tb, ta >= ready; inf if none. (``sim.kernel._first_strike``
-    is the same arithmetic.)"""
-    wx, wy = xa - sx, ya - sy
-    c0 = ta - ready
-    qc = wx * wx + wy * wy + h2 - v2 * c0 * c0
-    if qc <= 0.0:
-        return ta
-    span = tb - ta
-    if not span > 0.0:
-        return math.inf
-    ux, uy = (xb - xa) / span, (yb - ya) / span
-    qa = ux * ux + uy * uy - v2
-    qb = 2.0 * (wx * ux + wy * uy - v2 * c0)
-    # F(tau) = qa tau^2 + qb tau + qc, F(0) = qc > 0: its first root in (0, span]
-    tol = 1e-9 * max(1.0, span)
-    best = math.inf
-    if abs(qa) > 1e-12 * v2:
-        disc = qb * qb - 4.0 * qa * qc
-        if disc >= 0.0:
-            sq = math.sqrt(disc)
-            q = -0.5 * (qb + sq) if qb >= 0.0 else -0.5 * (qb - sq)
-            for r in (q / qa, qc / q if q != 0.0 else math.inf):
-                if 0.0 <= r <= span + tol and r < best:
-                    best = r
-    elif qb < 0.0:
-        best = -qc / qb
-        if best > span + tol:
-            best = math.inf
-    if best < math.inf:
-        return ta + min(best, span)
-    return math.inf
-
-
 class Simulation:
     """One replication: owns the SimPy environment, the generator and the mutable state.
 
@@ -255,9 +218,7 @@ class Simulation:
                 reload_s=None if b.reload_min is None else b.reload_min * 60.0,
                 reaction_s=b.reaction_s,
                 channels=simpy.Resource(self.env, capacity=b.channels),
-                defended_m=None
-                if b.defended_radius_km is None
-                else b.defended_radius_km * 1000.0 * float(world.bat_k[i]),  # in the plane
+                defended_m=None if b.defended_radius_km is None else float(world.bat_defended_r[i]),
             )
             for i, b in enumerate(world.batteries)
         ]
@@ -380,7 +341,7 @@ class Simulation:
         xa, ya = self._pos(d, lo)
         for ta, tb in itertools.pairwise(ts):
             xb, yb = self._pos(d, tb)
-            r = _first_strike(ta, tb, xa, ya, xb, yb, sx, sy, h2, v2, ready)
+            r = first_strike(ta, tb, xa, ya, xb, yb, sx, sy, h2, v2, ready)
             if r < math.inf:
                 return r
             xa, ya = xb, yb

@@ -55,6 +55,8 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
+from sim.strike import first_strike
+
 __all__ = ["C2_CYCLE_S", "Scene", "Tpl", "run_chunk"]
 
 C2_CYCLE_S = 60.0
@@ -308,41 +310,8 @@ def _reach_time(bp_off, bt, bx, by, d_tid, shift, end, t0, x0, y0, speed):
 BP_ARGS = "bp_off bt bx by win_off win_a win_b nb bat_x bat_y bat_speed"
 
 
-@numba.njit(cache=True, inline="always")
-def _first_strike(ta, tb, xa, ya, xb, yb, sx, sy, h2, v2, ready):  # fmt: skip
-    """Earliest t in [ta, tb] with |P(t) - S|^2 + h2 <= v2 (t - ready)^2, P moving linearly from
-    (xa, ya) at ta to (xb, yb) at tb, ta >= ready; inf if none: ``sim.engine._first_strike``."""
-    wx, wy = xa - sx, ya - sy
-    c0 = ta - ready
-    qc = wx * wx + wy * wy + h2 - v2 * c0 * c0
-    if qc <= 0.0:
-        return ta
-    span = tb - ta
-    if not span > 0.0:
-        return math.inf
-    ux, uy = (xb - xa) / span, (yb - ya) / span
-    qa = ux * ux + uy * uy - v2
-    qb = 2.0 * (wx * ux + wy * uy - v2 * c0)
-    tol = 1e-9 * max(1.0, span)
-    best = math.inf
-    if abs(qa) > 1e-12 * v2:
-        disc = qb * qb - 4.0 * qa * qc
-        if disc >= 0.0:
-            sq = math.sqrt(disc)
-            q = -0.5 * (qb + sq) if qb >= 0.0 else -0.5 * (qb - sq)
-            r = q / qa
-            if 0.0 <= r <= span + tol and r < best:
-                best = r
-            r = qc / q if q != 0.0 else math.inf
-            if 0.0 <= r <= span + tol and r < best:
-                best = r
-    elif qb < 0.0:
-        best = -qc / qb
-        if best > span + tol:
-            best = math.inf
-    if best < math.inf:
-        return ta + min(best, span)
-    return math.inf
+#: ``sim.strike.first_strike``, compiled: the SimPy engine runs the same source.
+_first_strike = numba.njit(cache=True, inline="always")(first_strike)
 
 
 @numba.njit(cache=True, inline="always")

@@ -180,7 +180,7 @@ def ci_stop_reason(
     return None
 
 
-def _whole(name: str, value: object, lo: int, hi: int) -> int:
+def whole_number(name: str, value: object, lo: int, hi: int) -> int:
     """``value`` as an int in ``[lo, hi]``, refusing what is not a whole number (2.5, True, "3")
     instead of converting it without a word."""
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
@@ -263,15 +263,15 @@ def run(
         )
     if engine not in ("des", "vectorised"):
         raise IncursionError(f"unknown engine {engine!r}: choose 'des' (SimPy) or 'vectorised'")
-    reps = _whole(
+    reps = whole_number(
         "replications",
         scenario.replications if replications is None else replications,
         1,
         MAX_REPLICATIONS,
     )
-    seed = _whole("seed", scenario.seed if seed is None else seed, 0, 2**63 - 1)
+    seed = whole_number("seed", scenario.seed if seed is None else seed, 0, 2**63 - 1)
     if workers is not None:
-        workers = _whole("workers", workers, 1, 4096)
+        workers = whole_number("workers", workers, 1, 4096)
     if until_ci is not None:
         if isinstance(until_ci, bool) or not isinstance(until_ci, int | float | np.floating):
             raise IncursionError(f"until_ci must be a number such as 0.05, got {until_ci!r}")
@@ -279,7 +279,7 @@ def run(
             raise IncursionError(
                 f"--until-ci must be a positive fraction such as 0.05, got {until_ci}"
             )
-    max_replications = _whole("max_replications", max_replications, 1, MAX_REPLICATIONS)
+    max_replications = whole_number("max_replications", max_replications, 1, MAX_REPLICATIONS)
     if progress is not None and not callable(progress):
         raise IncursionError(f"progress must be callable, got {type(progress).__name__}")
     if engine == "vectorised":

@@ -658,13 +658,9 @@ def plan_sweep(
         raise IncursionError(f"unknown engine {engine!r}: choose 'des' (SimPy) or 'vectorised'")
     override = None
     if replications is not None:
-        if isinstance(replications, bool) or not isinstance(replications, int | np.integer):
-            raise IncursionError(f"replications must be a whole number, got {replications!r}")
-        if not 1 <= int(replications) <= MAX_REPLICATIONS:
-            raise LimitError(
-                f"replications must be between 1 and {MAX_REPLICATIONS}, got {replications}"
-            )
-        override = int(replications)
+        from sim.runner import whole_number
+
+        override = whole_number("replications", replications, 1, MAX_REPLICATIONS)
     src = _source(sweep_or_path)
     spec = src.spec
     engine = engine if engine is not None else spec.engine

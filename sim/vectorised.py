@@ -175,12 +175,7 @@ def _scene(world: World) -> Scene:
         bat_channels=arr([b.channels for b in bats], np.int64),
         bat_reload=arr([b.reload_min is not None for b in bats], np.bool_),
         bat_reload_s=arr([math.inf if b.reload_min is None else b.reload_min * 60.0 for b in bats]),
-        bat_defended=arr(  # in the plane, as the DES engine's
-            [
-                math.inf if b.defended_radius_km is None else b.defended_radius_km * 1e3 * k
-                for b, k in zip(bats, world.bat_k, strict=True)
-            ]
-        ),
+        bat_defended=np.asarray(world.bat_defended_r, f),
         na=len(bases),
         base_x=np.asarray(world.base_x, f),
         base_y=np.asarray(world.base_y, f),

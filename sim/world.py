@@ -123,6 +123,9 @@ class World:
     bat_x: np.ndarray
     bat_y: np.ndarray
     bat_k: np.ndarray  # the projection's scale factor at each battery (see sensor_k)
+    #: A point defence's guarded radius in the plane (``defended_radius_km`` * 1000 * k; inf
+    #: for a battery that engages whatever it can reach).
+    bat_defended_r: np.ndarray
     # airbases (F,)
     airbases: tuple[Airbase, ...]
     base_x: np.ndarray
@@ -493,6 +496,14 @@ def build_world(scenario: Scenario) -> World:
         bat_x=np.asarray(bx, float),
         bat_y=np.asarray(by, float),
         bat_k=scale(list(batteries)),
+        bat_defended_r=np.array(
+            [
+                math.inf if b.defended_radius_km is None else b.defended_radius_km * 1000.0
+                for b in batteries
+            ],
+            float,
+        )
+        * scale(list(batteries)),
         airbases=airbases,
         base_x=np.asarray(fx, float),
         base_y=np.asarray(fy, float),
