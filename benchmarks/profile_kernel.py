@@ -31,7 +31,6 @@ import argparse
 import importlib.util
 import json
 import re
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -176,35 +175,34 @@ def _load_instrumented(folder: Path):
     return module
 
 
-def _profile(world, sc, module, k: int, chunks: int) -> dict[str, float]:
-    """Counters per replication over ``chunks`` chunks of 4096 replications on pools of ``k``."""
-    reps = v.CHUNK_REPLICATIONS
+def _pools(world, k: int, chunks: int) -> list:
+    """``chunks`` pools of ``k`` templates per drone, as the engine builds them."""
+    return [build_pool(world, k, np.random.default_rng(c + 1)) for c in range(chunks)]
+
+
+def _run(pools: list, sc, run_chunk, reps: int = v.CHUNK_REPLICATIONS) -> float:
+    """Seconds per replication of ``run_chunk`` over ``reps`` replications on each pool."""
     real = v.kernel.run_chunk
     try:
-        v.kernel.run_chunk = module.run_chunk
-        v._run_kernel(build_pool(world, k, np.random.default_rng(0)), sc, v._kernel_key(1), 0, 8)
-        module.PROFILE[:] = 0
-        for c in range(chunks):
-            tp = build_pool(world, k, np.random.default_rng(c + 1))
+        v.kernel.run_chunk = run_chunk
+        t = time.perf_counter()
+        for c, tp in enumerate(pools):
             v._run_kernel(tp, sc, v._kernel_key(1), c * reps, reps)
+        return (time.perf_counter() - t) / (len(pools) * reps)
     finally:
         v.kernel.run_chunk = real
-    per = module.PROFILE.astype(float) / (chunks * reps)
+
+
+def _profile(pools: list, sc, module) -> dict[str, float]:
+    """The instrumented kernel's counters per replication over one chunk on each pool."""
+    _run(pools[:1], sc, module.run_chunk, reps=8)  # compiles it
+    module.PROFILE[:] = 0
+    _run(pools, sc, module.run_chunk)
+    per = module.PROFILE.astype(float) / (len(pools) * v.CHUNK_REPLICATIONS)
     out = {f"{p}_cycles": per[slot] for p, slot in _PHASE_SLOT.items()}
     out.update({name: per[slot] for name, slot in {**_COUNT_SLOT, **_CYCLE_SLOT}.items()})
     out["total_cycles"] = sum(out[f"{p}_cycles"] for p in PHASES)
     return out
-
-
-def _wall(world, sc, k: int, chunks: int) -> float:
-    """Seconds per replication of the real kernel (pools built outside the timing)."""
-    reps = v.CHUNK_REPLICATIONS
-    pools = [build_pool(world, k, np.random.default_rng(c + 1)) for c in range(chunks)]
-    v._run_kernel(pools[0], sc, v._kernel_key(1), 0, 8)
-    t = time.perf_counter()
-    for c, tp in enumerate(pools):
-        v._run_kernel(tp, sc, v._kernel_key(1), c * reps, reps)
-    return (time.perf_counter() - t) / (chunks * reps)
 
 
 def main() -> None:
@@ -215,17 +213,15 @@ def main() -> None:
     scenario = sim.load_scenario(args.scenario)
     world, sc = v._worker_world(scenario)
     _, k = v.plan_chunks(v.MIN_CLUSTERS * v.CHUNK_REPLICATIONS, world.n_drones)
-    t0 = time.perf_counter()
-    build_pool(world, k, np.random.default_rng(0))
-    pool_s = time.perf_counter() - t0
+    pools = _pools(world, k, args.chunks)
     with tempfile.TemporaryDirectory() as tmp:
         module = _load_instrumented(Path(tmp))
-        prof = {str(k): _profile(world, sc, module, k, args.chunks)}
-        prof["8"] = _profile(world, sc, module, 8, args.chunks)
-    wall = _wall(world, sc, k, args.chunks)
+        prof = {str(k): _profile(pools, sc, module)}
+        prof["8"] = _profile(_pools(world, 8, args.chunks), sc, module)
+    _run(pools[:1], sc, v.kernel.run_chunk, reps=8)  # compiled, or loaded from numba's cache
+    wall = _run(pools, sc, v.kernel.run_chunk)
     t0 = time.perf_counter()
-    for c in range(3):
-        build_pool(world, k, np.random.default_rng(c + 10))
+    _pools(world, k, 3)
     pool_s = (time.perf_counter() - t0) / 3
     pool_per_rep = pool_s / v.CHUNK_REPLICATIONS
     print(f"{scenario.name}: {world.n_drones} drones, pools of {k} templates per drone")
@@ -261,4 +257,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
