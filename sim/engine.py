@@ -10,7 +10,8 @@ Semantics (see also the README):
 - A detected drone stays tracked until its fate. Only detected drones are assigned.
 - C2 assigns each detected, unengaged drone to one defender (``max_defenders_per_target`` at once)
   by the doctrine's policy: ``cheapest`` (lowest expected cost of the engagement: the shot, plus
-  the sortie's flight hours for a scramble), ``nearest`` (shortest ground distance now) or
+  for a fighter its sortie's flight hours from wheels-up to the shot and home from the impact,
+  hours already flown on station included), ``nearest`` (shortest ground distance now) or
   ``layered`` (the defender able to strike first, i.e. the outermost layer). A defender engages a
   given drone at most once; if its engagement ends without a kill the drone is re-assigned, once
   C2 can know it survived: ``assessment_s`` after the last impact, if there was one.

@@ -79,6 +79,34 @@ def test_an_airborne_fighters_lasting_failure_keeps_failing_later(reference_pool
     assert checked > 500
 
 
+def test_cheapest_prices_a_fighter_with_the_hours_of_its_whole_sortie(reference_pool) -> None:
+    # README, C2: a fighter's price is its shot plus the flight hours from wheels-up to the shot
+    # and home from the impact, so an aircraft on station carries the hours it has flown.
+    _, sc, tp = reference_pool
+    rng = np.random.default_rng(21)
+    compared = 0
+    for tid in rng.choice(tp.end.size, 60, replace=False):
+        shift = float(rng.uniform(0.0, 3600.0))
+        end = min(float(tp.end[tid]) + shift, sc.horizon)
+        for j in range(sc.na):
+            rounds = np.maximum(sc.lo_n[j], 0)
+            t0 = float(rng.uniform(shift, end))
+            x0, y0 = sc.base_x[j] + rng.normal(0, 3e4), sc.base_y[j] + rng.normal(0, 3e4)
+            fresh = _plan(tp, sc, tid, shift, end, j, rounds, t0, x0, y0, t0)
+            flown = 0.25 * sc.base_endurance[j]
+            on_station = _plan(tp, sc, tid, shift, end, j, rounds, t0, x0, y0, t0 - flown)
+            if not (np.isfinite(fresh[0]) and np.isfinite(on_station[0])):
+                continue
+            compared += 1
+            assert on_station[:2] == fresh[:2]
+            extra = on_station[2] - fresh[2]
+            assert extra == pytest.approx(sc.base_cost_s[j] * flown, rel=1e-9)
+            # the rest: a weapon of the loadout and at least the flight to the shot
+            shot = fresh[2] - sc.base_cost_s[j] * (fresh[0] - t0)
+            assert shot >= sc.wpn_cost[sc.lo_w[j][sc.lo_n[j] > 0]].min() * (1 - 1e-12)
+    assert compared > 20, compared
+
+
 def _plan(tp, sc, tid, shift, end, j, rounds, t0, x0, y0, wheels_up):
     return kernel._fighter_plan(
         tp.bp_off, tp.bt, tp.bx, tp.by, tp.al_off, tp.al_a, tp.al_b, sc.lo_w, sc.wpn_cost,
