@@ -27,7 +27,8 @@ Semantics (see also the README):
 - An empty magazine refills ``reload_min`` after it runs out (never, if not set).
 - A fighter scrambles ``scramble_min`` after assignment, flies at cruise speed to meet the drone at
   the earliest time a shot is allowed (shadowing it until then), fires its cheapest remaining
-  weapon (shoot-look-shoot as above), then stays on station for the next drone C2 gives it, and
+  weapon on meeting it (the time of flight that of a shot at the weapon's minimum range;
+  shoot-look-shoot as above), then stays on station for the next drone C2 gives it, and
   returns to base when its weapons run out or its fuel only just gets it home. It never accepts
   an intercept it could not fly back from within ``endurance_h``. The sortie, wheels-up to
   landing, is charged at ``cost_per_flight_hour_usd``; ``turnaround_min`` after landing the
