@@ -115,3 +115,13 @@ def test_refilled_magazine_serves_engagements_in_the_order_they_waited(
         later = shots[shots["time_s"].sub(first + 2 * reload_s).abs() < 1e-6]
         assert sorted(later["drone"].tolist()) == [1, 2]
     assert math.isclose(shots["cost_usd"].sum(), len(shots) * 100_000.0)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_battery_with_an_empty_magazine_never_fires_even_with_a_reload(engine: str) -> None:
+    # README, batteries: a reload refills the magazine to its `magazine` rounds, so zero stays
+    # zero (a level a sweep of the magazine can take); the drones fly on and leak.
+    scen = straight_raid(count=3, pk=1.0, magazine=0, reload_min=5.0)
+    r = sim.run(scen, replications=2, seed=1, engine=engine)
+    assert r.shots.empty
+    assert (r.drones["fate"] == "leaked").all()
