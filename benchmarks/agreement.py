@@ -63,19 +63,15 @@ def _row(name: str, d: dict[str, Any] | None, v: dict[str, Any] | None, rare: bo
     zero = {"mean": 0.0, "ci95": [0.0, 0.0]}  # a weapon one engine never fired in the run
     d, v = d or zero, v or zero
     md, mv = d["mean"], v["mean"]
-    if md is None or mv is None:
-        return {"name": name, "des": md, "vectorised": mv, "rel": math.nan, "z": math.nan,
-                "se": math.nan, "rare": rare}  # fmt: skip
-    se = math.hypot(_se(d), _se(v))
-    if math.isnan(se):  # an engine gave no interval (a value in one replication only)
-        z = math.nan
-    elif se > 0:
-        z = (md - mv) / se
-    else:  # constant in both runs (launched drones, attacker cost): equal or not
-        z = 0.0 if md == mv else math.inf
-    rel = (mv - md) / abs(md) if md != 0 else math.nan
-    return {"name": name, "des": md, "vectorised": mv, "rel": rel, "z": z, "se": se,
-            "rare": rare}  # fmt: skip
+    rel = z = se = math.nan
+    if md is not None and mv is not None:
+        se = math.hypot(_se(d), _se(v))
+        if se > 0:  # NaN if an engine gave no interval (a value in one replication only)
+            z = (md - mv) / se
+        elif se == 0:  # constant in both runs (launched drones, attacker cost): equal or not
+            z = 0.0 if md == mv else math.inf
+        rel = (mv - md) / abs(md) if md != 0 else math.nan
+    return {"name": name, "des": md, "vectorised": mv, "rel": rel, "z": z, "se": se, "rare": rare}
 
 
 def compare(des: sim.RunResult, vec: sim.RunResult) -> list[dict[str, Any]]:
