@@ -14,6 +14,9 @@ a point-defence Patriot, jamming, four radars and an AEW aircraft) on one core. 
   shifted Sobol' sets, to show what the sets gain;
 - for both, the variance of a cluster's mean CER against that of as many independent
   replications;
+- a design point as a sweep runs it (``sim.run(..., workers=1, tables=False)``) of 40 and of
+  1,000 replications of the reference night, each engine, wall time per point: where a sweep of
+  thousands of points spends its time, and where a run's fixed costs weigh most;
 - the case the issue quotes for its aim (`benchmarks/scenarios/sls-raid.yaml`: 20 drones, one
   battery that never runs short, shoot-look-shoot with at most 2 shots): the vectorised engine's
   replications per second against a bare numpy Monte Carlo of the same Bernoulli model, measured in
@@ -75,6 +78,31 @@ def half_width(results: list) -> float:
         m = result.summary["metrics"]["cost_exchange_ratio"]
         hw.append((m["ci95"][1] - m["ci95"][0]) / 2 / m["mean"])
     return float(np.sqrt(np.mean(np.square(hw))))
+
+
+def sweep_point_figures(s: sim.Scenario, quick: bool) -> dict[str, float]:
+    """Wall time of one design point as ``incursion sweep`` runs it, per engine: median of
+    repeats (seeds 1, 2, ...), 40 and 1,000 replications (the SimPy engine's 1,000 from its
+    40, since its replications cost the same whatever their number)."""
+    repeats = 3 if quick else 7
+    rows: dict[str, float] = {}
+    for reps in (40, 1000):
+        for engine in ("des", "vectorised"):
+            if engine == "des" and reps > 40:
+                continue
+            t, _ = timed(
+                lambda k, e=engine, r=reps: sim.run(
+                    s, replications=r, seed=k, engine=e, workers=1, tables=False
+                ),
+                repeats,
+            )
+            rows[f"sweep_point_{reps}_{engine}_s"] = t
+    rows["sweep_point_1000_des_s"] = rows["sweep_point_40_des_s"] * 1000 / 40
+    for reps in (40, 1000):
+        rows[f"sweep_point_{reps}_speedup"] = (
+            rows[f"sweep_point_{reps}_des_s"] / rows[f"sweep_point_{reps}_vectorised_s"]
+        )
+    return rows
 
 
 def bare_sls(scenario: sim.Scenario, replications: int, seed: int) -> np.ndarray:
@@ -172,6 +200,7 @@ def main() -> None:
         "vectorised_cluster_variance_ratio": variance_ratio(vec),
         "vectorised_independent_templates_cluster_variance_ratio": variance_ratio(iid),
     }
+    rows.update(sweep_point_figures(s, args.quick))
     rows.update(sls_figures(args.quick, repeats))
     if not args.quick:
         # measured, not extrapolated: the tables' fixed cost (about 0.5 s) weighs less here

@@ -251,6 +251,20 @@ def vectorised_rows(r: dict[str, Any]) -> list[Row]:
         *(
             [
                 _row(
+                    f"one sweep point, {reps:,} replications (reference night, tables off)",
+                    f"{_s(f[f'sweep_point_{reps}_vectorised_s'])} vectorised",
+                    f"{_s(f[f'sweep_point_{reps}_des_s'])} SimPy"
+                    + (" (from 40)" if reps > 40 else ""),
+                    f"{f[f'sweep_point_{reps}_speedup']:.1f}x",
+                )
+                for reps in (40, 1000)
+            ]
+            if "sweep_point_40_speedup" in f
+            else []
+        ),
+        *(
+            [
+                _row(
                     "sls-raid (20 drones, shoot-look-shoot): bare numpy Monte Carlo replications/s",
                     f"{f['sls_bare_numpy_replications_per_s'] / 1e6:.2f} M/s",
                     "baseline",

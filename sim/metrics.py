@@ -150,6 +150,7 @@ same run gives the same file.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -547,18 +548,25 @@ def _cluster_sums(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nda
     return uniq, sums, counts
 
 
+@functools.lru_cache(maxsize=256)
+def _t_quantile(q: float, dof: float) -> float:
+    """Student-t quantile: scipy's, cached, since a summary asks for the same few hundreds of
+    times (a millisecond of a small run each time)."""
+    return float(stats.t.ppf(q, dof))
+
+
 def _cluster_t_half(mean: float, sums: np.ndarray, counts: np.ndarray, confidence: float) -> float:
     """Half-width of the cluster-robust t interval (``G >= 2`` clusters with ``counts > 0``)."""
     g = sums.size
     z = sums - mean * counts
     var = g / (g - 1) * float(np.dot(z, z)) / float(counts.sum()) ** 2
-    return float(stats.t.ppf(0.5 + confidence / 2, g - 1)) * math.sqrt(var)
+    return _t_quantile(0.5 + confidence / 2, g - 1) * math.sqrt(var)
 
 
 def _expanded(n: int, confidence: float) -> list[float]:
     """Quantiles of the expanded percentile interval of ``n`` (>= 2) independent units:
     ``Phi(-+ sqrt(n / (n - 1)) t_{(1+c)/2, n-1})`` (see the module docstring)."""
-    tail = float(stats.norm.cdf(-math.sqrt(n / (n - 1)) * stats.t.ppf(0.5 + confidence / 2, n - 1)))
+    tail = float(stats.norm.cdf(-math.sqrt(n / (n - 1)) * _t_quantile(0.5 + confidence / 2, n - 1)))
     return [tail, 1.0 - tail]
 
 
@@ -649,7 +657,7 @@ def summarize(
             low, high = (float(q) for q in np.quantile(ratios, _expanded(sums.size, confidence)))
         return {"mean": mean, "ci95": [low, high], "n": n}
     if kind == "mean":
-        half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * float(x.std(ddof=1)) / n**0.5
+        half = _t_quantile(0.5 + confidence / 2, n - 1) * float(x.std(ddof=1)) / n**0.5
         low, high = mean - half, mean + half
     else:
         means = _bootstrap_ratios(x, None, int(n_boot), rng_seed)
@@ -811,7 +819,7 @@ class RunningMoments:
         low, high = self._range[key]
         if n == 1 or low == high:
             return {"mean": mean, "ci95": [mean, mean]}
-        half = float(stats.t.ppf(0.975, n - 1)) * (m2 / (n - 1)) ** 0.5 / n**0.5
+        half = _t_quantile(0.975, n - 1) * (m2 / (n - 1)) ** 0.5 / n**0.5
         return {"mean": mean, "ci95": [max(mean - half, 0.0), mean + half]}
 
 

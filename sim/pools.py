@@ -29,6 +29,7 @@ templates independently instead (the same model; used to measure the gain).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.special import ndtri
@@ -39,7 +40,7 @@ from sim.qmc import shifted_sobol
 from sim.tracks import battery_windows, border_crossings, breakpoints, fly, sensor_cover
 from sim.world import World
 
-__all__ = ["build_pool", "csr", "pool_draws", "position"]
+__all__ = ["build_pool", "build_pools", "csr", "pool_draws", "position", "subset"]
 
 
 def csr(keys: np.ndarray, n_keys: int) -> np.ndarray:
@@ -80,11 +81,112 @@ def build_pool(world: World, k: int, rng: np.random.Generator, *, rqmc: bool = T
     With ``rqmc`` (the default) each slot's random inputs are a shifted Sobol' set
     (:func:`pool_draws`); without, independent draws from ``rng``.
     """
+    spread_z, ew_u = pool_draws(world, k, rng) if rqmc else (None, None)
+    return _build(world, k, rng, spread_z, ew_u)
+
+
+def build_pools(world: World, k: int, rngs: Sequence[np.random.Generator]) -> list[Tpl]:
+    """The pools :func:`build_pool` builds from each of ``rngs`` (shifted Sobol' sets), in one pass.
+
+    Each pool's random inputs are drawn from its own generator exactly as :func:`build_pool`
+    draws them; the tracks of all pools are then computed together and split into pools again.
+    Every template's geometry depends on its own inputs only, so each pool is the same, bit for
+    bit, as when built alone (``tests/test_qmc.py`` checks it); what is saved is the fixed cost
+    of a pass over the geometry, which dominates when pools are small (runs of a few
+    replications per cluster).
+    """
+    if len(rngs) == 1:
+        return [build_pool(world, k, rngs[0])]
+    b = len(rngs)
+    draws = [pool_draws(world, k, rng) for rng in rngs]
+    n = world.n_drones
+    # batched template order: drone slot, then pool, then the pool's own template order
+    spread_z: list[np.ndarray | None] = []
+    for wi, w in enumerate(world.waves):
+        parts = [d[0][wi] for d in draws]
+        if parts[0] is None:
+            spread_z.append(None)
+            continue
+        z = np.stack(parts).reshape(b, w.count, k, *parts[0].shape[1:])
+        spread_z.append(z.swapaxes(0, 1).reshape(w.count * b * k, *parts[0].shape[1:]))
+    e = np.stack([d[1] for d in draws])
+    ew_u = e.reshape(b, n, k, *e.shape[2:]).swapaxes(0, 1).reshape(n * b * k, *e.shape[2:])
+    big = _build(world, b * k, rngs[0], spread_z, ew_u)
+    base = (np.arange(n) * (b * k))[:, None] + np.arange(k)[None, :]
+    return [subset(big, (base + c * k).ravel(), k) for c in range(b)]
+
+
+def _rows(off: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets and element indices of ``rows`` of a CSR array with offsets ``off``."""
+    lo, hi = off[rows], off[rows + 1]
+    cnt = hi - lo
+    new_off = np.zeros(rows.size + 1, np.int64)
+    np.cumsum(cnt, out=new_off[1:])
+    idx = np.repeat(lo - new_off[:-1], cnt) + np.arange(new_off[-1])
+    return new_off, idx
+
+
+def subset(tp: Tpl, tids: np.ndarray, k: int) -> Tpl:
+    """The pool of templates ``tids`` of ``tp`` (in that order), ``k`` per drone slot."""
+    tids = np.asarray(tids, np.int64)
+    bp_off, bi = _rows(tp.bp_off, tids)
+    in_off, ii = _rows(tp.in_off, tids)
+    al_off, ai = _rows(tp.al_off, tids)
+    cov_off, ci = _rows(tp.cov_off, tids)
+    nb = (tp.win_off.size - 1) // max(tp.end.size, 1)
+    win_off, wi = _rows(tp.win_off, (tids[:, None] * nb + np.arange(nb)).ravel())
+    bt, bx, by = tp.bt[bi], tp.bx[bi], tp.by[bi]
+    return Tpl(
+        k=int(k),
+        vmax=_vmax(bp_off, bt, bx, by),
+        end=tp.end[tids],
+        reason=tp.reason[tids],
+        border=tp.border[tids],
+        inside_end=tp.inside_end[tids],
+        alt=tp.alt[tids],
+        aim_x=tp.aim_x[tids],
+        aim_y=tp.aim_y[tids],
+        diverted=tp.diverted[tids],
+        bp_off=bp_off,
+        bt=bt,
+        bx=bx,
+        by=by,
+        in_off=in_off,
+        in_a=tp.in_a[ii],
+        in_b=tp.in_b[ii],
+        al_off=al_off,
+        al_a=tp.al_a[ai],
+        al_b=tp.al_b[ai],
+        cov_off=cov_off,
+        cov_sensor=tp.cov_sensor[ci],
+        cov_a=tp.cov_a[ci],
+        cov_b=tp.cov_b[ci],
+        win_off=win_off,
+        win_a=tp.win_a[wi],
+        win_b=tp.win_b[wi],
+    )
+
+
+def _vmax(offsets: np.ndarray, bt: np.ndarray, bx: np.ndarray, by: np.ndarray) -> float:
+    """The fastest any template moves in the plane (m/s), for the kernel's monotonicity
+    shortcut."""
+    owner = np.repeat(np.arange(offsets.size - 1), np.diff(offsets))
+    dt, dx, dy = np.diff(bt), np.diff(bx), np.diff(by)
+    within = (dt > 0) & (owner[1:] == owner[:-1])
+    return float(np.max(np.hypot(dx[within], dy[within]) / dt[within], initial=0.0))
+
+
+def _build(
+    world: World,
+    k: int,
+    rng: np.random.Generator,
+    spread_z: list[np.ndarray | None] | None,
+    ew_u: np.ndarray | None,
+) -> Tpl:
     waves = tuple(
         dataclasses.replace(w, count=w.count * k, window_s=(0.0, 0.0)) for w in world.waves
     )
     tw = dataclasses.replace(world, waves=waves)
-    spread_z, ew_u = pool_draws(world, k, rng) if rqmc else (None, None)
     seg, per, end, reason, diverted, pieces = fly(tw, rng, spread_z=spread_z, ew_u=ew_u)
     n = end.size
     offsets, bt, bx, by = breakpoints(seg, n)
@@ -102,14 +204,9 @@ def build_pool(world: World, k: int, rng: np.random.Generator, *, rqmc: bool = T
     wk, wa, wb = battery_windows(tw, pieces, per["alt"], None)
     ex, ey = bx[offsets[1:] - 1], by[offsets[1:] - 1]
     f64 = np.float64
-    # the fastest any template moves in the plane (m/s), for the kernel's monotonicity shortcut
-    owner = np.repeat(np.arange(n), np.diff(offsets))
-    dt, dx, dy = np.diff(bt), np.diff(bx), np.diff(by)
-    within = (dt > 0) & (owner[1:] == owner[:-1])
-    vmax = float(np.max(np.hypot(dx[within], dy[within]) / dt[within], initial=0.0))
     return Tpl(
         k=int(k),
-        vmax=vmax,
+        vmax=_vmax(offsets, bt, bx, by),
         end=end.astype(f64),
         reason=reason.astype(np.int64),
         border=border_crossings(pieces, n).astype(f64),

@@ -267,3 +267,20 @@ class RunResult:
     def summary_json(self) -> str:
         """``summary.json`` as text."""
         return json.dumps(self.summary, indent=2, allow_nan=False)
+
+
+def empty_tables(world: World) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The drone, shot and sortie tables of no replication (a run asked for no tables)."""
+    i, f = np.empty(0, np.int64), np.empty(0)
+    drones = drone_table(
+        world, i, i, launch_s=f, border_cross_s=f, detected_s=f, fate=i, fate_s=f, fate_x=f,
+        fate_y=f, killed_by=i, killed_weapon=i, shots_at=i,
+    )  # fmt: skip
+    shots = shot_table(
+        world, i, time_s=f, impact_s=f, defender=i, weapon=i, drone=i, hit=np.empty(0, bool),
+        cost_usd=f, x=f, y=f,
+    )  # fmt: skip
+    sorties = sortie_table(
+        world, i, defender=i, aircraft=i, wheels_up_s=f, landing_s=f, hours=f, cost_usd=f
+    )
+    return drones, shots, sorties

@@ -27,7 +27,7 @@ from sim.metrics import (
     summarize,
     summary_from_parts,
 )
-from sim.results import RunResult, drone_table, shot_table, sortie_table
+from sim.results import RunResult, drone_table, empty_tables, shot_table, sortie_table
 from sim.scenario import MAX_REPLICATIONS, Scenario
 from sim.tracks import build_tracks
 from sim.world import World, build_world
@@ -103,13 +103,14 @@ class _Collector:
     streamed as moments. So a long run's memory does not grow with every replication's details.
     """
 
-    def __init__(self, world: World, seed: int) -> None:
+    def __init__(self, world: World, seed: int, keep: int | None = None) -> None:
         self.world = world
         self.seed = seed
         self.per_rep: dict[str, list[np.ndarray]] = {}
         self.moments = RunningMoments()
         self.kept: list[ReplicationResult] = []
-        self.keep = max(1, _MAX_TABLE_ROWS // max(world.n_drones, 1))
+        # replications whose tables are kept (None: as many as _MAX_TABLE_ROWS allows)
+        self.keep = max(1, _MAX_TABLE_ROWS // max(world.n_drones, 1)) if keep is None else keep
         self.count = 0
         self.events = 0
 
@@ -220,6 +221,7 @@ def run(
     until_ci: float | None = None,
     max_replications: int = 10_000,
     progress: Callable[[int, int], None] | None = None,
+    tables: bool = True,
 ) -> RunResult:
     """Run a scenario's replications and summarise them.
 
@@ -247,6 +249,11 @@ def run(
         Cap for ``until_ci``.
     progress : callable, optional
         Called as ``progress(done, total)`` as replications complete.
+    tables : bool
+        Keep the drone, shot and sortie tables (and the vectorised engine's flight paths) of
+        the first replications, as the run folder needs (default). False leaves them empty and
+        saves their time and memory; the summary and the per-replication metrics are the same.
+        Sweeps run their points so.
 
     Returns
     -------
@@ -282,12 +289,14 @@ def run(
     max_replications = whole_number("max_replications", max_replications, 1, MAX_REPLICATIONS)
     if progress is not None and not callable(progress):
         raise IncursionError(f"progress must be callable, got {type(progress).__name__}")
+    if not isinstance(tables, bool | np.bool_):
+        raise IncursionError(f"tables must be True or False, got {tables!r}")
     if engine == "vectorised":
         from sim.vectorised import run_vectorised
 
         return run_vectorised(
             scenario, replications=reps, seed=seed, workers=workers, progress=progress,
-            until_ci=until_ci, max_replications=max_replications,
+            until_ci=until_ci, max_replications=max_replications, tables=bool(tables),
         )  # fmt: skip
     started = time.perf_counter()
     world = build_world(scenario)
@@ -301,7 +310,7 @@ def run(
         if progress is not None:
             progress(done, total)
 
-    collector = _Collector(world, seed)
+    collector = _Collector(world, seed, keep=None if tables else 0)
 
     def absorb(indices: list[int]) -> None:
         for batch in _run_indices(world, scenario, seed, indices, min(n_workers, len(indices))):
@@ -331,7 +340,6 @@ def collect(collector: _Collector, *, engine: str) -> RunResult:
     seed = collector.seed
     scen = world.scenario
     reps = collector.count
-    n = world.n_drones
     per_rep = {k: np.concatenate(v) for k, v in collector.per_rep.items()}
     summary = summary_from_parts(
         scenario=scen.name,
@@ -343,7 +351,33 @@ def collect(collector: _Collector, *, engine: str) -> RunResult:
         defender_names=world.defender_names,
     )
     rep_seeds = [replication_seed_word(seed, i) for i in range(reps)]
-    results = collector.kept
+    drones, shots, sorties = _kept_tables(world, collector.kept)
+    summary["replication_seeds"] = rep_seeds
+    per_rep_frame = pd.DataFrame(
+        {"replication": np.arange(reps), "rng_seed": np.array(rep_seeds, dtype=np.uint64)} | per_rep
+    )
+    return RunResult(
+        scenario=scen,
+        seed=seed,
+        engine=engine,
+        summary=summary,
+        drones=drones,
+        shots=shots,
+        sorties=sorties,
+        replication_seeds=rep_seeds,
+        events=int(collector.events),
+        world=world,
+        per_replication=per_rep_frame,
+    )
+
+
+def _kept_tables(
+    world: World, results: list[ReplicationResult]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Drone, shot and sortie tables of the replications kept (empty if none were)."""
+    if not results:
+        return empty_tables(world)
+    n = world.n_drones
     outcomes = _outcomes(world, results)
     fate, border, fate_s = outcomes.fate, outcomes.border_cross_s, outcomes.fate_s
     detect = np.stack([r.tracks.detect_s for r in results])
@@ -395,20 +429,4 @@ def collect(collector: _Collector, *, engine: str) -> RunResult:
         hours=outcomes.sortie_hours,
         cost_usd=outcomes.sortie_cost_usd,
     ).sort_values(["replication", "wheels_up_s"], kind="stable", ignore_index=True)
-    summary["replication_seeds"] = rep_seeds
-    per_rep_frame = pd.DataFrame(
-        {"replication": np.arange(reps), "rng_seed": np.array(rep_seeds, dtype=np.uint64)} | per_rep
-    )
-    return RunResult(
-        scenario=scen,
-        seed=seed,
-        engine=engine,
-        summary=summary,
-        drones=drones,
-        shots=shots,
-        sorties=sorties,
-        replication_seeds=rep_seeds,
-        events=int(collector.events),
-        world=world,
-        per_replication=per_rep_frame,
-    )
+    return drones, shots, sorties

@@ -1036,7 +1036,7 @@ def time_base(plan: SweepPlan) -> Timing:
     world = build_world(plan.base)  # warms the territory and catalogue caches
     run_replication(world, plan.seed, 0)
     t0 = time.perf_counter()
-    run(plan.base, replications=1, seed=plan.seed, workers=1)
+    run(plan.base, replications=1, seed=plan.seed, workers=1, tables=False)
     t_run = time.perf_counter() - t0
     t0 = time.perf_counter()
     run_replication(world, plan.seed, 1)
@@ -1064,7 +1064,10 @@ def _time_vectorised(plan: SweepPlan) -> Timing:
 
     def timed(scenario: Scenario, reps: int) -> float:
         t0 = time.perf_counter()
-        run(scenario, replications=reps, seed=plan.seed, workers=1, engine="vectorised")
+        run(
+            scenario, replications=reps, seed=plan.seed, workers=1, engine="vectorised",
+            tables=False,
+        )  # fmt: skip
         return time.perf_counter() - t0
 
     big = max(range(plan.n_points), key=plan.drones.__getitem__) if plan.n_points else None
@@ -1129,7 +1132,10 @@ def _compute_point(
     from sim.runner import run
 
     scenario = with_changes(base, changes) if changes else base
-    result = run(scenario, replications=replications, seed=seed, workers=1, engine=engine)
+    # a point's record holds its summary and per-replication metrics: no tables to build
+    result = run(
+        scenario, replications=replications, seed=seed, workers=1, engine=engine, tables=False
+    )
     per = result.per_replication
     assert per is not None
     record = {

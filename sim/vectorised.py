@@ -12,7 +12,11 @@ loop (:mod:`sim.kernel`), since command and control is sequential within a repli
    and its own uniform launch time. Templates are dealt, not drawn: in each block of ``k``
    replications of a cluster, every drone flies each of its templates once, in an order of its
    own (:func:`sim.kernel._templates_of`). Every template is an exact draw, so each replication
-   still is; the cluster's mean loses the noise of random template counts.
+   still is; the cluster's mean loses the noise of random template counts. Small clusters are
+   run in *groups* (:func:`plan_groups`): one pass over the geometry builds all their pools
+   (:func:`sim.pools.build_pools`) and their metrics and tables are computed at once. Each keeps
+   its own pool and streams, so grouping changes no result; it removes fixed costs that
+   dominated runs of a few replications per cluster, such as a sweep's points.
 2. **Replications** in the kernel: detection (one geometric draw per cover window, scans at
    multiples of ``scan_s`` in absolute time, sensors' hours), C2 by the doctrine's policy, battery
    engagements and fighter sorties, fates, shots and sorties.
@@ -61,8 +65,15 @@ from sim.metrics import (
     summarize,
     summary_from_parts,
 )
-from sim.pools import build_pool, position
-from sim.results import RunResult, TrackPaths, drone_table, shot_table, sortie_table
+from sim.pools import build_pool, build_pools, position
+from sim.results import (
+    RunResult,
+    TrackPaths,
+    drone_table,
+    empty_tables,
+    shot_table,
+    sortie_table,
+)
 from sim.scenario import Scenario
 from sim.world import KMH, World, build_world
 
@@ -84,6 +95,12 @@ POOL_TEMPLATES = 65536
 #: shot and sortie tables keep as many replications as the discrete-event engine's (up to
 #: ``sim.runner._MAX_TABLE_ROWS`` drone rows); the summary covers all.
 PATH_REPLICATIONS = 1000
+#: Consecutive clusters whose pools hold this many templates at most, all together, are built
+#: in one pass over the geometry and their metrics computed at once (:func:`plan_groups`). A
+#: pass and a table cost a few milliseconds whatever their size, which dominated runs of a few
+#: replications per cluster (sweeps: 40 replications are 32 clusters); above this size the
+#: passes slow down (arrays outgrow the cache) and a group would only delay the progress bar.
+GROUP_TEMPLATES = 16384
 _STREAM_POOLS = 2**31 - 3
 _STREAM_KERNEL = 2**31 - 4
 _POLICY = {"cheapest": 0, "nearest": 1, "layered": 2}
@@ -127,6 +144,17 @@ def plan_chunks(
             TEMPLATES_PER_DRONE, 1 << (budget.bit_length() - 1), 1 << (size - 1).bit_length()
         )
     return sizes, int(templates)
+
+
+def plan_groups(n_clusters: int, k: int, n_drones: int) -> list[list[int]]:
+    """Consecutive clusters ``0 .. n_clusters - 1`` in groups of at most
+    :data:`GROUP_TEMPLATES` templates (``k`` per drone each; one cluster at least per group).
+
+    Depends on the run's shape only, never on the number of workers; and a cluster's result
+    does not depend on its group anyway (:func:`_group_result`).
+    """
+    per = max(1, GROUP_TEMPLATES // max(k * max(n_drones, 1), 1))
+    return [list(range(c, min(c + per, n_clusters))) for c in range(0, n_clusters, per)]
 
 
 def _scene(world: World) -> Scene:
@@ -247,15 +275,50 @@ def _run_kernel(
         room *= 4
 
 
-def _chunk_result(
-    world: World, sc: Scene, seed: int, k: int, rqmc: bool, chunk_i: int, first_rep: int,
-    reps: int, keep: int, keep_paths: int,
-) -> _ChunkResult:  # fmt: skip
-    """One cluster: its pool, its replications, and the tables of its first ``keep``
-    replications and the flight paths of its first ``keep_paths``."""
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_STREAM_POOLS, chunk_i)))
-    tp = build_pool(world, k, rng, rqmc=rqmc)
-    out, shots, sorties = _run_kernel(tp, sc, _kernel_key(seed), first_rep, reps)
+def _group_result(
+    world: World, sc: Scene, seed: int, k: int, rqmc: bool, jobs: list[tuple[int, ...]]
+) -> _ChunkResult:
+    """Consecutive clusters, each ``(cluster, first replication, replications, tables kept,
+    paths kept)``: their pools, their replications, and the tables of their first replications
+    and the flight paths of the first ones of those.
+
+    Each cluster has its own pool and streams, so the result is the same whichever clusters
+    share a group (:func:`plan_groups`); a group saves the fixed costs of a pass over the
+    geometry and of the metrics, which dominate when clusters are small.
+    """
+    rngs = [
+        np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_STREAM_POOLS, job[0])))
+        for job in jobs
+    ]
+    if rqmc:
+        pools = build_pools(world, k, rngs)
+    else:
+        pools = [build_pool(world, k, r, rqmc=False) for r in rngs]
+    key = _kernel_key(seed)
+    outs: list[dict[str, np.ndarray]] = []
+    shot_parts: list[np.ndarray] = []
+    sortie_parts: list[np.ndarray] = []
+    fate_xy: list[tuple[np.ndarray, np.ndarray]] = []
+    shot_xy: list[tuple[np.ndarray, np.ndarray]] = []
+    paths: dict[int, TrackPaths] = {}
+    offset = 0
+    for tp, (_, first_rep, reps, keep, keep_paths) in zip(pools, jobs, strict=True):
+        out, shots, sorties = _run_kernel(tp, sc, key, first_rep, reps)
+        if keep > 0:
+            fate_xy.append(_fate_positions(tp, out, keep))
+            shot_xy.append(_shot_positions(tp, out, shots[shots[:, 0] < keep]))
+        if keep_paths > 0:
+            paths.update(_paths(sc, tp, out, first_rep, keep_paths))
+        # replication indices within the group from here on
+        shots[:, 0] += offset
+        sorties[:, 0] += offset
+        outs.append(out)
+        shot_parts.append(shots)
+        sortie_parts.append(sorties)
+        offset += reps
+    out = {name: np.concatenate([o[name] for o in outs]) for name in outs[0]}
+    shots = np.concatenate(shot_parts)
+    sorties = np.concatenate(sortie_parts)
     s_rep = shots[:, 0].astype(np.int64)
     o = Outcomes(
         fate=out["fate"],
@@ -277,13 +340,32 @@ def _chunk_result(
         weapon_names=world.weapon_names,
         defender_names=world.defender_names,
     )
-    clusters = np.full(reps, chunk_i, np.int64)
+    clusters = np.repeat([job[0] for job in jobs], [job[2] for job in jobs]).astype(np.int64)
     moments = ClusterMoments()
     moments.add_groups(o, clusters)
     per_rep = {key: np.asarray(v, float) for key, v in replication_metrics(o).items()}
-    tables = _tables(world, tp, out, shots, sorties, first_rep, keep) if keep > 0 else None
-    paths = _paths(sc, tp, out, first_rep, keep_paths) if keep_paths > 0 else None
-    return _ChunkResult(per_rep=per_rep, moments=moments, tables=tables, paths=paths)
+    keep = sum(job[3] for job in jobs)
+    tables = None
+    if keep > 0:
+        # kept replications are the first of the run, so the first of the group
+        tables = _tables(world, out, shots, sorties, jobs[0][1], keep, fate_xy, shot_xy)
+    return _ChunkResult(per_rep=per_rep, moments=moments, tables=tables, paths=paths or None)
+
+
+def _fate_positions(
+    tp: Tpl, out: dict[str, np.ndarray], keep: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where each drone of the first ``keep`` replications met its fate, in the plane."""
+    tid = out["tid"][:keep].ravel()
+    return position(tp, tid, out["fate_s"][:keep].ravel() - out["launch"][:keep].ravel())
+
+
+def _shot_positions(
+    tp: Tpl, out: dict[str, np.ndarray], shots: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``shots`` (rows of this cluster's kernel output) meets its drone."""
+    r, d = shots[:, 0].astype(np.int64), shots[:, 1].astype(np.int64)
+    return position(tp, out["tid"][r, d], shots[:, 6] - out["launch"][r, d])
 
 
 def _paths(
@@ -308,16 +390,19 @@ def _paths(
 
 
 def _tables(
-    world: World, tp: Tpl, out: dict[str, np.ndarray], shots: np.ndarray, sorties: np.ndarray,
-    first_rep: int, keep: int,
+    world: World, out: dict[str, np.ndarray], shots: np.ndarray, sorties: np.ndarray,
+    first_rep: int, keep: int, fate_xy: list[tuple[np.ndarray, np.ndarray]],
+    shot_xy: list[tuple[np.ndarray, np.ndarray]],
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:  # fmt: skip
-    """Drone, shot and sortie tables of this chunk's first ``keep`` replications."""
+    """Drone, shot and sortie tables of a group's first ``keep`` replications (``first_rep``:
+    the first's index in the run); ``fate_xy`` and ``shot_xy``: the positions of their fates
+    and of those replications' shots, per cluster."""
     n = world.n_drones
 
     def take(key: str) -> np.ndarray:
         return out[key][:keep].ravel()
 
-    tid, launch, fate_s = take("tid"), take("launch"), take("fate_s")
+    launch, fate_s = take("launch"), take("fate_s")
     sh = shots[shots[:, 0] < keep]
     s_rep, s_drone = sh[:, 0].astype(np.int64), sh[:, 1].astype(np.int64)
     s_w = sh[:, 3].astype(np.int64)
@@ -325,7 +410,8 @@ def _tables(
     # the weapon of each kill: the weapon of the kill's hit
     kill_w = np.full(keep * n, -1, np.int64)
     kill_w[s_rep[hits] * n + s_drone[hits]] = s_w[hits]
-    fx, fy = position(tp, tid, fate_s - launch)
+    fx = np.concatenate([xy[0] for xy in fate_xy])
+    fy = np.concatenate([xy[1] for xy in fate_xy])
     drones = drone_table(
         world,
         np.repeat(np.arange(keep), n) + first_rep,
@@ -341,7 +427,8 @@ def _tables(
         killed_weapon=kill_w,
         shots_at=take("shots_at"),
     )
-    sx, sy = position(tp, out["tid"][s_rep, s_drone], sh[:, 6] - out["launch"][s_rep, s_drone])
+    sx = np.concatenate([xy[0] for xy in shot_xy])
+    sy = np.concatenate([xy[1] for xy in shot_xy])
     shot_df = shot_table(
         world,
         s_rep + first_rep,
@@ -369,11 +456,13 @@ def _tables(
     return drones, shot_df, sortie_df
 
 
-def _chunk_task(scenario: Scenario, seed: int, k: int, rqmc: bool, *job: int) -> _ChunkResult:
-    """One chunk in a worker process (it builds its own world); ``job`` as for
-    :func:`_chunk_result`."""
+def _group_task(
+    scenario: Scenario, seed: int, k: int, rqmc: bool, jobs: list[tuple[int, ...]]
+) -> _ChunkResult:
+    """A group of clusters in a worker process (it builds its own world); as
+    :func:`_group_result`."""
     world, sc = _worker_world(scenario)
-    return _chunk_result(world, sc, seed, k, rqmc, *job)
+    return _group_result(world, sc, seed, k, rqmc, jobs)
 
 
 _WORKER_CACHE: dict[str, tuple[World, Scene]] = {}
@@ -399,6 +488,7 @@ def run_vectorised(
     until_ci: float | None = None,
     max_replications: int = 10_000,
     rqmc: bool = True,
+    tables: bool = True,
 ) -> RunResult:
     """Run ``replications`` of a scenario with the vectorised engine (see the module docstring).
 
@@ -419,6 +509,10 @@ def run_vectorised(
     rqmc : bool
         Draw each pool's random inputs from shifted Sobol' sets (default) or independently
         (the same model, wider intervals; for comparison).
+    tables : bool
+        Keep the drone, shot and sortie tables and the flight paths of the first replications
+        (default). False leaves them empty and saves their cost (sweeps need the summary and
+        per-replication metrics only); every other figure is the same.
 
     Raises
     ------
@@ -433,6 +527,7 @@ def run_vectorised(
             + ". Use --engine des (the SimPy engine) for this scenario."
         )  # fmt: skip
     started = time.perf_counter()
+    tables_wanted = bool(tables)
     world, sc = _worker_world(scenario)
     sizes, k = plan_chunks(replications, world.n_drones, templates=templates)
     if k < 1:
@@ -442,19 +537,19 @@ def run_vectorised(
     n_workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
     per_rep: dict[str, list[np.ndarray]] = {}
     moments = ClusterMoments()
-    tables: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]] = []
+    kept: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]] = []
     paths: dict[int, TrackPaths] = {}
     chunk_sizes: list[int] = []
 
-    def absorb(res: _ChunkResult, reps: int) -> None:
+    def absorb(res: _ChunkResult, sizes: list[int]) -> None:
         for key, values in res.per_rep.items():
             per_rep.setdefault(key, []).append(values)
         moments.merge(res.moments)
         if res.tables is not None:
-            tables.append(res.tables)
+            kept.append(res.tables)
         if res.paths is not None:
             paths.update(res.paths)
-        chunk_sizes.append(reps)
+        chunk_sizes.extend(sizes)
         if progress is not None:
             progress(sum(chunk_sizes), total)
 
@@ -467,24 +562,27 @@ def run_vectorised(
                 first_chunk + j,
                 f,
                 r,
-                max(0, min(r, table_reps - f)),
-                max(0, min(r, PATH_REPLICATIONS - f)),
+                max(0, min(r, table_reps - f)) if tables_wanted else 0,
+                max(0, min(r, PATH_REPLICATIONS - f)) if tables_wanted else 0,
             )
             for j, (f, r) in enumerate(zip(firsts, batch, strict=True))
         ]
-        n_proc = min(n_workers, len(jobs) - 1)
+        groups = [[jobs[c] for c in g] for g in plan_groups(len(jobs), k, world.n_drones)]
+        n_proc = min(n_workers, len(groups) - 1)
         if n_proc <= 1:
-            for job, reps in zip(jobs, batch, strict=True):
-                absorb(_chunk_result(world, sc, seed, k, rqmc, *job), reps)
+            for group in groups:
+                absorb(_group_result(world, sc, seed, k, rqmc, group), [j[2] for j in group])
             return
-        # The first chunk runs here: on a machine's first run that compiles the kernel once,
+        # The first group runs here: on a machine's first run that compiles the kernel once,
         # and the workers then load it from numba's cache instead of each compiling it.
-        absorb(_chunk_result(world, sc, seed, k, rqmc, *jobs[0]), batch[0])
+        absorb(_group_result(world, sc, seed, k, rqmc, groups[0]), [j[2] for j in groups[0]])
         pool = ProcessPoolExecutor(max_workers=n_proc)
         try:
-            futures = [pool.submit(_chunk_task, scenario, seed, k, rqmc, *job) for job in jobs[1:]]
-            for fut, reps in zip(futures, batch[1:], strict=True):  # in order: same result
-                absorb(fut.result(), reps)
+            futures = [
+                pool.submit(_group_task, scenario, seed, k, rqmc, group) for group in groups[1:]
+            ]
+            for fut, group in zip(futures, groups[1:], strict=True):  # in order: same result
+                absorb(fut.result(), [j[2] for j in group])
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
@@ -532,7 +630,9 @@ def run_vectorised(
         {"replication": np.arange(n_run), "cluster": clusters} | metrics, copy=False
     )
     drones, shots, sorties = (
-        pd.concat([t[i] for t in tables], ignore_index=True) for i in range(3)
+        (pd.concat([t[i] for t in kept], ignore_index=True) for i in range(3))
+        if kept
+        else empty_tables(world)
     )
     return RunResult(
         scenario=scenario,

@@ -11,7 +11,8 @@ from scipy import stats
 
 import sim
 from sim import qmc
-from sim.pools import build_pool, pool_draws
+from sim.kernel import Tpl
+from sim.pools import build_pool, build_pools, pool_draws, subset
 from sim.vectorised import plan_chunks
 from sim.world import build_world
 
@@ -104,6 +105,51 @@ def test_pool_templates_belong_to_their_drone_slot() -> None:
         rows = first[i * 8 : (i + 1) * 8]
         assert np.allclose(tp.bx[rows], x0[0])
         assert np.allclose(tp.by[rows], x0[1])
+
+
+def _same_pool(a: Tpl, b: Tpl) -> None:
+    for name in a._fields:
+        x, y = np.asarray(getattr(a, name)), np.asarray(getattr(b, name))
+        assert x.dtype == y.dtype, name
+        assert np.array_equal(x, y, equal_nan=True), name
+
+
+@pytest.mark.parametrize(
+    ("path", "k"),
+    [
+        (REFERENCE, 1),  # spread, jamming, fighters
+        (REFERENCE, 4),
+        ("scenarios/poland-cheap-layer.yaml", 2),
+        ("benchmarks/scenarios/sls-raid.yaml", 3),  # no spread, no jamming
+    ],
+)
+def test_pools_built_together_are_the_pools_built_alone(path: str, k: int) -> None:
+    # build_pools saves the fixed cost of a pass over the geometry by building several
+    # clusters' pools at once; each must be the pool its generator gives alone, bit for bit.
+    world = build_world(sim.load_scenario(path))
+
+    def rngs() -> list[np.random.Generator]:
+        return [np.random.default_rng([11, c]) for c in range(5)]
+
+    alone = [build_pool(world, k, rng) for rng in rngs()]
+    together = build_pools(world, k, rngs())
+    assert len(together) == len(alone)
+    for a, b in zip(alone, together, strict=True):
+        _same_pool(a, b)
+
+
+def test_subset_takes_the_templates_asked_for() -> None:
+    world = build_world(sim.load_scenario(REFERENCE))
+    tp = build_pool(world, 4, np.random.default_rng(3))
+    n = tp.end.size
+    _same_pool(subset(tp, np.arange(n), 4), tp)
+    # every template's data travels with it: a reversed subset, reversed again, is the pool
+    back = subset(subset(tp, np.arange(n)[::-1], 4), np.arange(n)[::-1], 4)
+    _same_pool(back, tp)
+    one = subset(tp, np.array([n - 1]), 1)
+    lo, hi = tp.bp_off[n - 1], tp.bp_off[n]
+    assert np.array_equal(one.bt, tp.bt[lo:hi])
+    assert one.end[0] == tp.end[n - 1]
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from scenario_factory import straight_raid
 
 import sim
+from sim import vectorised as v
 from sim.errors import IncursionError
 from sim.scenario import Scenario
 from sim.vectorised import unsupported_features
@@ -371,6 +372,72 @@ def test_same_result_for_any_number_of_workers() -> None:
     assert a.summary == b.summary
     assert a.drones.equals(b.drones)
     assert a.per_replication.equals(b.per_replication)
+
+
+def _same_run(a: sim.RunResult, b: sim.RunResult) -> None:
+    """Bit for bit: summary, per-replication metrics, tables and flight paths."""
+    assert a.summary == b.summary
+    assert a.per_replication.equals(b.per_replication)
+    assert a.drones.equals(b.drones)
+    assert a.shots.equals(b.shots)
+    assert a.sorties.equals(b.sorties)
+    assert a.track_paths.keys() == b.track_paths.keys()
+    for r, p in a.track_paths.items():
+        q = b.track_paths[r]
+        for name in ("wave", "offsets", "bt", "bx", "by"):
+            assert np.array_equal(getattr(p, name), getattr(q, name))
+
+
+@pytest.mark.parametrize("fighters", [False, True])
+def test_clusters_give_the_same_result_whichever_share_a_group(monkeypatch, fighters) -> None:
+    # Small clusters are built and summarised in groups (one pass over the geometry for many
+    # pools); each cluster keeps its own pool and streams, so the grouping changes no bit. One
+    # cluster per group on 2 processes (31 groups sent to the worker) against the default
+    # (the 32 clusters of 9-10 replications in one group, in this process).
+    s = Scenario.model_validate(_doc(count=3, fighters=fighters))
+    reps, n = 300, s.total_drones
+    sizes, k = v.plan_chunks(reps, n)
+    assert len(v.plan_groups(len(sizes), k, n)) == 1
+    a = sim.run(s, replications=reps, seed=8, engine="vectorised", workers=1)
+    monkeypatch.setattr(v, "GROUP_TEMPLATES", 1)
+    assert len(v.plan_groups(len(sizes), k, n)) == 32
+    b = sim.run(s, replications=reps, seed=8, engine="vectorised", workers=2)
+    _same_run(a, b)
+
+
+@pytest.mark.parametrize(
+    ("n_clusters", "k", "n_drones"),
+    [(32, 1, 21), (32, 32, 21), (32, 512, 21), (1, 512, 21), (245, 512, 21), (32, 2, 20_000),
+     (17, 8, 100), (32, 16, 1)],
+)  # fmt: skip
+def test_plan_groups_covers_every_cluster_once_in_order_within_the_budget(
+    n_clusters: int, k: int, n_drones: int
+) -> None:
+    groups = v.plan_groups(n_clusters, k, n_drones)
+    assert [c for g in groups for c in g] == list(range(n_clusters))
+    assert all(g for g in groups)
+    for g in groups:
+        assert len(g) == 1 or len(g) * k * n_drones <= v.GROUP_TEMPLATES
+    # as few groups as the budget allows: two neighbours could not have been one group
+    for g in groups[:-1]:
+        assert (len(g) + 1) * k * n_drones > v.GROUP_TEMPLATES
+
+
+@pytest.mark.parametrize("engine", ["des", "vectorised"])
+def test_tables_false_keeps_every_figure_and_leaves_the_tables_empty(engine: str) -> None:
+    s = Scenario.model_validate(_doc(count=3, fighters=True))
+    a = sim.run(s, replications=40, seed=2, engine=engine)
+    b = sim.run(s, replications=40, seed=2, engine=engine, tables=False)
+    assert a.summary == b.summary
+    assert a.per_replication.equals(b.per_replication)
+    assert len(a.drones) == 40 * s.total_drones
+    assert len(a.shots) > 0
+    for full, empty in ((a.drones, b.drones), (a.shots, b.shots), (a.sorties, b.sorties)):
+        assert len(empty) == 0
+        assert list(empty.columns) == list(full.columns)
+    assert not b.track_paths
+    with pytest.raises(IncursionError, match="tables must be True or False"):
+        sim.run(s, replications=4, engine=engine, tables="no")  # type: ignore[arg-type]
 
 
 def test_map_and_geojson_show_the_tracks_the_engine_flew() -> None:
