@@ -29,6 +29,8 @@ templates independently instead (the same model; used to measure the gain).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections.abc import Sequence
 
 import numpy as np
@@ -37,10 +39,61 @@ from scipy.special import ndtri
 from sim.intervals import merge_intervals
 from sim.kernel import Tpl
 from sim.qmc import shifted_sobol
+from sim.scenario import Scenario
 from sim.tracks import battery_windows, border_crossings, breakpoints, fly, sensor_cover
 from sim.world import World
 
-__all__ = ["build_pool", "build_pools", "csr", "pool_draws", "position", "subset"]
+__all__ = [
+    "build_pool",
+    "build_pools",
+    "csr",
+    "geometry_key",
+    "pool_draws",
+    "position",
+    "subset",
+]
+
+#: Scenario fields that never reach a track pool: what the defence does with the tracks (rounds,
+#: channels, reaction, kill probabilities, costs, the doctrine's shot rules, fighters, sensors'
+#: scan and detection draws), not where drones fly or where sensors and batteries could see and
+#: reach them. Scenarios that differ only here get the same pools from the same random inputs
+#: (``tests/test_qmc.py`` checks each field), so a sweep over a defence's mix can build its
+#: tracks once. Positions and envelopes always stay in the key, airbases' positions included
+#: (they shape the projection and the scenario's area).
+_NOT_GEOMETRY: dict[str, tuple[str, ...]] = {
+    "scenario": ("name", "description", "seed", "replications", "platforms"),
+    "doctrine": (
+        "max_shots_per_target", "shoot_look_shoot", "assessment_s", "assignment",
+        "max_defenders_per_target",
+    ),
+    "battery": ("magazine", "channels", "reload_min", "reaction_s"),
+    "airbase": ("platform", "aircraft", "scramble_min", "loadout", "turnaround_min", "p_acquire"),
+    "sensor": ("scan_s", "p_detect", "active_h"),
+    "weapon": ("cost_usd", "pk", "sources", "launched_from"),
+    "drone_type": ("cost_usd", "damage_usd", "sources"),
+}  # fmt: skip
+
+
+def geometry_key(scenario: Scenario) -> str:
+    """A digest of everything in ``scenario`` that a track pool depends on: scenarios with the
+    same key build the same pools from the same random inputs (see ``_NOT_GEOMETRY``)."""
+    doc = scenario.model_dump(mode="json")
+    for name in _NOT_GEOMETRY["scenario"]:
+        doc.pop(name, None)
+    for name in _NOT_GEOMETRY["doctrine"]:
+        doc["doctrine"].pop(name, None)
+    for d in doc["defenders"]:
+        for name in _NOT_GEOMETRY[d["kind"]]:
+            d.pop(name, None)
+    for item in doc["sensors"]:
+        for name in _NOT_GEOMETRY["sensor"]:
+            item.pop(name, None)
+    for part, table in (("weapon", doc["weapons"]), ("drone_type", doc["drone_types"])):
+        for item in table.values():
+            for name in _NOT_GEOMETRY[part]:
+                item.pop(name, None)
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def csr(keys: np.ndarray, n_keys: int) -> np.ndarray:

@@ -45,9 +45,11 @@ on any number of workers.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -65,7 +67,7 @@ from sim.metrics import (
     summarize,
     summary_from_parts,
 )
-from sim.pools import build_pool, build_pools, position
+from sim.pools import build_pool, build_pools, geometry_key, position
 from sim.results import (
     RunResult,
     TrackPaths,
@@ -101,6 +103,10 @@ PATH_REPLICATIONS = 1000
 #: replications per cluster (sweeps: 40 replications are 32 clusters); above this size the
 #: passes slow down (arrays outgrow the cache) and a group would only delay the progress bar.
 GROUP_TEMPLATES = 16384
+#: Most templates the pools kept for reuse hold, all together (about 300 bytes a template on the
+#: reference night: some 80 MB). A group's pools are kept if they fit; the least recently used
+#: go first. See :func:`_group_pools`.
+POOL_CACHE_TEMPLATES = 262_144
 _STREAM_POOLS = 2**31 - 3
 _STREAM_KERNEL = 2**31 - 4
 _POLICY = {"cheapest": 0, "nearest": 1, "layered": 2}
@@ -291,7 +297,7 @@ def _group_result(
         for job in jobs
     ]
     if rqmc:
-        pools = build_pools(world, k, rngs)
+        pools = _group_pools(world, seed, k, [job[0] for job in jobs], rngs)
     else:
         pools = [build_pool(world, k, r, rqmc=False) for r in rngs]
     key = _kernel_key(seed)
@@ -350,6 +356,59 @@ def _group_result(
         # kept replications are the first of the run, so the first of the group
         tables = _tables(world, out, shots, sorties, jobs[0][1], keep, fate_xy, shot_xy)
     return _ChunkResult(per_rep=per_rep, moments=moments, tables=tables, paths=paths or None)
+
+
+_POOL_CACHE: OrderedDict[tuple[str, int, int, tuple[int, ...]], list[Tpl]] = OrderedDict()
+_GEOMETRY: dict[int, tuple[World, str]] = {}
+
+
+def _geometry_key(world: World) -> str:
+    """:func:`sim.pools.geometry_key` of the world's scenario, with the border and areas as
+    loaded (a border file edited between two runs of one process changes the key), computed
+    once per world."""
+    got = _GEOMETRY.get(id(world))
+    if got is None or got[0] is not world:
+        h = hashlib.sha256(geometry_key(world.scenario).encode())
+        h.update(world.projection.crs.to_wkt().encode())
+        regions = [world.territory.edges, *(r.edges for r in world.nofire_polygons)]
+        regions += [r.edges for r in world.roe_nofire_polygons]
+        if world.roe_inner is not None:
+            regions.append(world.roe_inner.edges)
+        for edges in regions:
+            h.update(np.ascontiguousarray(edges, np.float64).tobytes())
+            h.update(b"|")
+        _GEOMETRY.clear()
+        got = _GEOMETRY[id(world)] = (world, h.hexdigest())
+    return got[1]
+
+
+def _group_pools(
+    world: World, seed: int, k: int, clusters: list[int], rngs: list[np.random.Generator]
+) -> list[Tpl]:
+    """The pools of ``clusters`` (:func:`sim.pools.build_pools`), reused when a run before asked
+    for the same ones.
+
+    A pool is fixed by the scenario's geometry (:func:`sim.pools.geometry_key`), the seed, the
+    templates per drone and the cluster's index. Sweep points with common random numbers share
+    the seed, and most sweeps vary the defence, not where drones fly: their points then fly
+    the very same tracks, which are computed once instead of at every point. The pools are only
+    read, never written, by the kernel and the tables.
+    """
+    n_templates = k * world.n_drones * len(clusters)
+    if n_templates > POOL_CACHE_TEMPLATES:
+        return build_pools(world, k, rngs)
+    key = (_geometry_key(world), int(seed), int(k), tuple(int(c) for c in clusters))
+    pools = _POOL_CACHE.get(key)
+    if pools is not None:
+        _POOL_CACHE.move_to_end(key)
+        return pools
+    pools = build_pools(world, k, rngs)
+    _POOL_CACHE[key] = pools
+    held = sum(sum(tp.end.size for tp in v) for v in _POOL_CACHE.values())
+    while held > POOL_CACHE_TEMPLATES:
+        _, old = _POOL_CACHE.popitem(last=False)
+        held -= sum(tp.end.size for tp in old)
+    return pools
 
 
 def _fate_positions(
