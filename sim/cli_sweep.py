@@ -289,7 +289,13 @@ def sweep_cmd(
         console.print(
             f"estimate: {where} (one replication of {subject}, {timing.drones:,} drones, takes "
             f"{timing.rep_s:.3g} s{largest}; {timing.fixed_s:.3g} s per point besides; "
-            f"{timing.engine} engine)"
+            f"{timing.engine} engine"
+            + (
+                "; at most: points that fly the tracks of an earlier one reuse them"
+                if timing.engine == "vectorised"
+                else ""
+            )
+            + ")"
         )
         if timing.note:
             console.print(f"note: {timing.note}", style="yellow")

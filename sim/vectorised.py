@@ -79,7 +79,7 @@ from sim.results import (
 from sim.scenario import Scenario
 from sim.world import KMH, World, build_world
 
-__all__ = ["run_vectorised", "unsupported_features"]
+__all__ = ["clear_pool_cache", "run_vectorised", "unsupported_features"]
 
 #: Most replications in one chunk (one cluster sharing a pool of tracks).
 CHUNK_REPLICATIONS = 4096
@@ -380,6 +380,12 @@ def _geometry_key(world: World) -> str:
         _GEOMETRY.clear()
         got = _GEOMETRY[id(world)] = (world, h.hexdigest())
     return got[1]
+
+
+def clear_pool_cache() -> None:
+    """Forget the track pools kept for reuse (:func:`_group_pools`), e.g. to time a run cold or
+    to give their memory back."""
+    _POOL_CACHE.clear()
 
 
 def _group_pools(

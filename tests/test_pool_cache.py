@@ -136,7 +136,7 @@ def test_a_run_reuses_the_pools_of_a_run_with_the_same_tracks(monkeypatch) -> No
     assert built >= 1
     reused = sim.run(b, replications=40, seed=3, engine="vectorised", tables=False)
     assert len(calls) == built
-    v._POOL_CACHE.clear()
+    v.clear_pool_cache()
     fresh = sim.run(b, replications=40, seed=3, engine="vectorised", tables=False)
     assert len(calls) > built
     assert reused.summary == fresh.summary
