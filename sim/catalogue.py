@@ -22,7 +22,7 @@ from sim._paths import seeds_dir
 from sim.errors import IncursionError
 from sim.scenario import DroneType, Platform, Weapon
 
-__all__ = ["CATALOGUE_KINDS", "catalogue_models", "load_catalogue"]
+__all__ = ["CATALOGUE_KINDS", "catalogue_models", "load_catalogue", "shared_catalogue"]
 
 #: The catalogue's sections and the model of their entries.
 CATALOGUE_KINDS: dict[str, type[BaseModel]] = {
@@ -74,6 +74,12 @@ def load_catalogue() -> dict[str, Any]:
         If the catalogue file is missing, is not YAML, or its sections are not mappings.
     """
     return copy.deepcopy(_raw())
+
+
+def shared_catalogue() -> dict[str, Any]:
+    """The built-in catalogue as :func:`load_catalogue` gives it, without the copy: for callers
+    that only read it (validation, which copies the entries it takes). Never modify it."""
+    return _raw()
 
 
 @functools.cache

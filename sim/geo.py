@@ -377,6 +377,23 @@ def _position(position: Any, where: str, path: Path) -> tuple[float, float]:
 
 
 @functools.lru_cache(maxsize=64)
+def _lcc(lat_1: float, lat_2: float, lat_0: float, lon_0: float) -> ProjectedCRS:
+    """The WGS84 Lambert conformal conic with these parallels and origin. Cached: building a
+    CRS takes PROJ about 10 ms, and every sweep point of one area asks for the same one (a CRS
+    is immutable, so sharing it is safe)."""
+    conversion = LambertConformalConic2SPConversion(
+        latitude_first_parallel=lat_1,
+        latitude_second_parallel=lat_2,
+        latitude_false_origin=lat_0,
+        longitude_false_origin=lon_0,
+        easting_false_origin=0.0,
+        northing_false_origin=0.0,
+    )
+    name = f"LCC WGS84 lat_1={lat_1:.6g} lat_2={lat_2:.6g} lat_0={lat_0:.6g} lon_0={lon_0:.6g}"
+    return ProjectedCRS(conversion=conversion, geodetic_crs=GeographicCRS(datum="WGS84"), name=name)
+
+
+@functools.lru_cache(maxsize=64)
 def _transformers(crs: pyproj.CRS) -> tuple[pyproj.Transformer, pyproj.Transformer, pyproj.Proj]:
     geographic = crs.geodetic_crs
     forward = pyproj.Transformer.from_crs(geographic, crs, always_xy=True)
@@ -469,19 +486,7 @@ class Projection:
         span = lat_max - lat_min
         lat_1, lat_2 = lat_min + span / 6.0, lat_min + 5.0 * span / 6.0
         lat_0, lon_0 = (lat_min + lat_max) / 2.0, (lon_min + lon_max) / 2.0
-        conversion = LambertConformalConic2SPConversion(
-            latitude_first_parallel=lat_1,
-            latitude_second_parallel=lat_2,
-            latitude_false_origin=lat_0,
-            longitude_false_origin=lon_0,
-            easting_false_origin=0.0,
-            northing_false_origin=0.0,
-        )
-        name = f"LCC WGS84 lat_1={lat_1:.6g} lat_2={lat_2:.6g} lat_0={lat_0:.6g} lon_0={lon_0:.6g}"
-        crs = ProjectedCRS(
-            conversion=conversion, geodetic_crs=GeographicCRS(datum="WGS84"), name=name
-        )
-        return cls(crs)
+        return cls(_lcc(lat_1, lat_2, lat_0, lon_0))
 
     def forward(self, lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """Project lon/lat to metres.

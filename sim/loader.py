@@ -33,7 +33,7 @@ from pydantic import BaseModel, ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from sim import scenario as _scenario
-from sim.catalogue import CATALOGUE_KINDS, load_catalogue
+from sim.catalogue import CATALOGUE_KINDS, shared_catalogue
 from sim.errors import GeographyError, IncursionError, Problem, ScenarioError
 from sim.scenario import Scenario, merge_catalogue
 
@@ -929,7 +929,8 @@ def _decode(raw: bytes, file: str | None) -> str:
 def _validate(
     doc: _Doc, file: str | None, base_dir: Path | None, *, check_files: bool = True
 ) -> Scenario:
-    catalogue = load_catalogue()
+    # read only: merge_catalogue copies the entries it takes
+    catalogue = shared_catalogue()
     document = merge_catalogue(doc.data, catalogue)
     builtin = {kind: tuple(map(str, catalogue.get(kind, {}))) for kind in CATALOGUE_KINDS}
     try:

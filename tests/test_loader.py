@@ -1083,3 +1083,18 @@ def test_tag_on_the_whole_document_is_named(tmp_path: Path, text: str) -> None:
     assert p.message.startswith(f"the YAML tag {tag} is not allowed: only plain data")
     assert "got a list" not in p.message
     assert not marker.exists()
+
+
+def test_validation_reads_the_shared_catalogue_and_never_changes_it() -> None:
+    # Validation merges the catalogue without copying it first (a sweep validates every point):
+    # scenarios that override catalogue entries, sources included, must leave it as loaded.
+    from sim.catalogue import shared_catalogue
+
+    before = json.dumps(shared_catalogue(), sort_keys=True, default=str)
+    root = Path(__file__).resolve().parent.parent
+    for name in ("poland-2025-09-10", "poland-cheap-layer", "poland-european-kit"):
+        s = load_scenario(root / "scenarios" / f"{name}.yaml")
+        weapon = next(iter(s.weapons))
+        s.with_changes({f"weapons.{weapon}.pk": 0.123, f"weapons.{weapon}.cost_usd": 7.0})
+    assert json.dumps(shared_catalogue(), sort_keys=True, default=str) == before
+    assert shared_catalogue() == load_catalogue()
