@@ -69,6 +69,8 @@ _NOT_GEOMETRY: dict[str, tuple[str, ...]] = {
     "battery": ("magazine", "channels", "reload_min", "reaction_s"),
     "airbase": ("platform", "aircraft", "scramble_min", "loadout", "turnaround_min", "p_acquire"),
     "sensor": ("scan_s", "p_detect", "active_h"),
+    # a template flies from its own time 0; each replication shifts it by a launch time
+    "wave": ("launch_time_min",),
     "weapon": ("cost_usd", "pk", "sources", "launched_from"),
     "drone_type": ("cost_usd", "damage_usd", "sources"),
 }  # fmt: skip
@@ -85,9 +87,10 @@ def geometry_key(scenario: Scenario) -> str:
     for d in doc["defenders"]:
         for name in _NOT_GEOMETRY[d["kind"]]:
             d.pop(name, None)
-    for item in doc["sensors"]:
-        for name in _NOT_GEOMETRY["sensor"]:
-            item.pop(name, None)
+    for part, items in (("sensor", doc["sensors"]), ("wave", doc["waves"])):
+        for item in items:
+            for name in _NOT_GEOMETRY[part]:
+                item.pop(name, None)
     for part, table in (("weapon", doc["weapons"]), ("drone_type", doc["drone_types"])):
         for item in table.values():
             for name in _NOT_GEOMETRY[part]:

@@ -69,6 +69,9 @@ def defence_changes(draw: st.DrawFn, path: str) -> dict[str, Any]:
             changes[f"defenders.{d.name}.p_acquire"] = draw(st.floats(0.01, 1))
             for weapon in d.loadout:
                 changes[f"defenders.{d.name}.loadout.{weapon}"] = draw(st.integers(1, 8))
+    for w in s.waves:
+        start = draw(st.floats(0, 300))
+        changes[f"waves.{w.name}.launch_time_min"] = [start, start + draw(st.floats(0, 150))]
     for x in s.sensors:
         changes[f"sensors.{x.name}.scan_s"] = draw(st.floats(1, 60))
         changes[f"sensors.{x.name}.p_detect"] = draw(st.floats(0.01, 1))
@@ -85,7 +88,7 @@ def defence_changes(draw: st.DrawFn, path: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("path", [CHEAP, REFERENCE])
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_fields_left_out_of_the_key_never_reach_a_pool(path: str, data: st.DataObject) -> None:
     changed = _BASE[path].with_changes(data.draw(defence_changes(path)))
@@ -110,6 +113,7 @@ def test_fields_left_out_of_the_key_never_reach_a_pool(path: str, data: st.DataO
         {"electronic_warfare.0.radius_km": 60.0},
         {"doctrine.engage_only_inside_border": False},
         {"duration_h": 7.0},
+        {"waves.ua-rzeszow.speed_kmh": 120.0},
     ],
 )
 def test_what_shapes_the_tracks_changes_the_key(change: dict[str, Any]) -> None:
