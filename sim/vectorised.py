@@ -104,9 +104,11 @@ PATH_REPLICATIONS = 1000
 #: passes slow down (arrays outgrow the cache) and a group would only delay the progress bar.
 GROUP_TEMPLATES = 16384
 #: Most templates the pools kept for reuse hold, all together (about 300 bytes a template on the
-#: reference night: some 80 MB). A group's pools are kept if they fit; the least recently used
-#: go first. See :func:`_group_pools`.
-POOL_CACHE_TEMPLATES = 262_144
+#: reference night: some 20 MB). A group's pools are kept if they fit; the least recently used
+#: go first. Enough for the small points of a sweep (the shipped sweep's four raid sizes, up to
+#: 420 drones, need 46,000), small against a large run's own memory, which gains nothing from
+#: them. See :func:`_group_pools`.
+POOL_CACHE_TEMPLATES = 65_536
 _STREAM_POOLS = 2**31 - 3
 _STREAM_KERNEL = 2**31 - 4
 _POLICY = {"cheapest": 0, "nearest": 1, "layered": 2}
@@ -282,8 +284,9 @@ def _run_kernel(
 
 
 def _group_result(
-    world: World, sc: Scene, seed: int, k: int, rqmc: bool, jobs: list[tuple[int, ...]]
-) -> _ChunkResult:
+    world: World, sc: Scene, seed: int, k: int, rqmc: bool, jobs: list[tuple[int, ...]],
+    keep_pools: bool = False,
+) -> _ChunkResult:  # fmt: skip
     """Consecutive clusters, each ``(cluster, first replication, replications, tables kept,
     paths kept)``: their pools, their replications, and the tables of their first replications
     and the flight paths of the first ones of those.
@@ -296,8 +299,10 @@ def _group_result(
         np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_STREAM_POOLS, job[0])))
         for job in jobs
     ]
-    if rqmc:
+    if rqmc and keep_pools:
         pools = _group_pools(world, seed, k, [job[0] for job in jobs], rngs)
+    elif rqmc:
+        pools = build_pools(world, k, rngs)
     else:
         pools = [build_pool(world, k, r, rqmc=False) for r in rngs]
     key = _kernel_key(seed)
@@ -322,9 +327,12 @@ def _group_result(
         shot_parts.append(shots)
         sortie_parts.append(sorties)
         offset += reps
-    out = {name: np.concatenate([o[name] for o in outs]) for name in outs[0]}
-    shots = np.concatenate(shot_parts)
-    sorties = np.concatenate(sortie_parts)
+    if len(outs) == 1:  # a large cluster alone: no copies
+        out, shots, sorties = outs[0], shot_parts[0], sortie_parts[0]
+    else:
+        out = {name: np.concatenate([o[name] for o in outs]) for name in outs[0]}
+        shots = np.concatenate(shot_parts)
+        sorties = np.concatenate(sortie_parts)
     s_rep = shots[:, 0].astype(np.int64)
     o = Outcomes(
         fate=out["fate"],
@@ -522,12 +530,13 @@ def _tables(
 
 
 def _group_task(
-    scenario: Scenario, seed: int, k: int, rqmc: bool, jobs: list[tuple[int, ...]]
-) -> _ChunkResult:
+    scenario: Scenario, seed: int, k: int, rqmc: bool, jobs: list[tuple[int, ...]],
+    keep_pools: bool = False,
+) -> _ChunkResult:  # fmt: skip
     """A group of clusters in a worker process (it builds its own world); as
     :func:`_group_result`."""
     world, sc = _worker_world(scenario)
-    return _group_result(world, sc, seed, k, rqmc, jobs)
+    return _group_result(world, sc, seed, k, rqmc, jobs, keep_pools)
 
 
 _WORKER_CACHE: dict[str, tuple[World, Scene]] = {}
@@ -599,6 +608,9 @@ def run_vectorised(
         raise IncursionError(f"templates must be at least 1 per drone, got {k}")
     total = replications if until_ci is None else max(replications, max_replications)
     table_reps = max(1, runner._MAX_TABLE_ROWS // max(world.n_drones, 1))
+    # Keep the pools for a later run only when all of this run's fit: small runs such as sweep
+    # points, which another point may fly again; a large run would only hold memory.
+    keep_pools = len(sizes) * k * world.n_drones <= POOL_CACHE_TEMPLATES
     n_workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
     per_rep: dict[str, list[np.ndarray]] = {}
     moments = ClusterMoments()
@@ -636,15 +648,22 @@ def run_vectorised(
         n_proc = min(n_workers, len(groups) - 1)
         if n_proc <= 1:
             for group in groups:
-                absorb(_group_result(world, sc, seed, k, rqmc, group), [j[2] for j in group])
+                absorb(
+                    _group_result(world, sc, seed, k, rqmc, group, keep_pools),
+                    [j[2] for j in group],
+                )
             return
         # The first group runs here: on a machine's first run that compiles the kernel once,
         # and the workers then load it from numba's cache instead of each compiling it.
-        absorb(_group_result(world, sc, seed, k, rqmc, groups[0]), [j[2] for j in groups[0]])
+        absorb(
+            _group_result(world, sc, seed, k, rqmc, groups[0], keep_pools),
+            [j[2] for j in groups[0]],
+        )
         pool = ProcessPoolExecutor(max_workers=n_proc)
         try:
             futures = [
-                pool.submit(_group_task, scenario, seed, k, rqmc, group) for group in groups[1:]
+                pool.submit(_group_task, scenario, seed, k, rqmc, group, keep_pools)
+                for group in groups[1:]
             ]
             for fut, group in zip(futures, groups[1:], strict=True):  # in order: same result
                 absorb(fut.result(), [j[2] for j in group])
