@@ -299,6 +299,12 @@ def sweep_cmd(
         )
         if timing.note:
             console.print(f"note: {timing.note}", style="yellow")
+    if plan.engine == "des" and plan.vectorisable and not quiet:
+        console.print(
+            "tip: every point is within the vectorised engine's model: --engine vectorised runs "
+            "the same model many times faster (its results agree with SimPy's statistically, "
+            "not draw for draw)"
+        )
     if dry_run:
         console.print(f"dry run: nothing ran; results would go to {target}/")
         return

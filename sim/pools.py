@@ -57,7 +57,7 @@ __all__ = [
 #: channels, reaction, kill probabilities, costs, the doctrine's shot rules, fighters, sensors'
 #: scan and detection draws), not where drones fly or where sensors and batteries could see and
 #: reach them. Scenarios that differ only here get the same pools from the same random inputs
-#: (``tests/test_qmc.py`` checks each field), so a sweep over a defence's mix can build its
+#: (``tests/test_pool_cache.py`` checks each field), so a sweep over a defence's mix can build its
 #: tracks once. Positions and envelopes always stay in the key, airbases' positions included
 #: (they shape the projection and the scenario's area).
 _NOT_GEOMETRY: dict[str, tuple[str, ...]] = {
@@ -239,6 +239,7 @@ def _build(
     spread_z: list[np.ndarray | None] | None,
     ew_u: np.ndarray | None,
 ) -> Tpl:
+    """``k`` templates per drone slot from the given random inputs (None: drawn from ``rng``)."""
     waves = tuple(
         dataclasses.replace(w, count=w.count * k, window_s=(0.0, 0.0)) for w in world.waves
     )

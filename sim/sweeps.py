@@ -503,6 +503,8 @@ class SweepPlan:
     fingerprint: dict[str, str]
     unit_design: np.ndarray | None = None
     engine: str = "des"
+    #: Every point is within the vectorised engine's model (whichever engine the plan uses).
+    vectorisable: bool = False
 
     @property
     def kind(self) -> str:
@@ -906,9 +908,8 @@ def plan_sweep(
     points = [dict(zip([p.name for p in params], row, strict=True)) for row in rows]
 
     # Every point is a valid scenario.
-    unsupported: Callable[[Scenario], list[str]] | None = None
-    if engine == "vectorised":
-        from sim.vectorised import unsupported_features as unsupported
+    from sim.vectorised import unsupported_features as unsupported
+
     refused: list[int] = []
     refused_why: dict[str, None] = {}
     drones: list[int] = []
@@ -924,7 +925,7 @@ def plan_sweep(
                 break
             continue
         drones.append(s.total_drones)
-        why = unsupported(s) if unsupported is not None else None
+        why = unsupported(s)
         if why:
             refused.append(p)
             refused_why.update(dict.fromkeys(why))
@@ -937,6 +938,9 @@ def plan_sweep(
             ]
         )
 
+    vectorisable = not refused
+    if engine != "vectorised":
+        refused = []
     if refused:
         # Not refused here: those points fail when they run, like any failing point; this says
         # so before anything runs.
@@ -982,6 +986,7 @@ def plan_sweep(
         fingerprint=fingerprint,
         unit_design=unit,
         engine=engine,
+        vectorisable=vectorisable,
     )
 
 

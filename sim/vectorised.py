@@ -618,7 +618,7 @@ def run_vectorised(
     paths: dict[int, TrackPaths] = {}
     chunk_sizes: list[int] = []
 
-    def absorb(res: _ChunkResult, sizes: list[int]) -> None:
+    def absorb(res: _ChunkResult, cluster_sizes: list[int]) -> None:
         for key, values in res.per_rep.items():
             per_rep.setdefault(key, []).append(values)
         moments.merge(res.moments)
@@ -626,7 +626,7 @@ def run_vectorised(
             kept.append(res.tables)
         if res.paths is not None:
             paths.update(res.paths)
-        chunk_sizes.extend(sizes)
+        chunk_sizes.extend(cluster_sizes)
         if progress is not None:
             progress(sum(chunk_sizes), total)
 

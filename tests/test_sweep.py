@@ -378,6 +378,19 @@ def test_a_point_the_vectorised_engine_refuses_fails_like_any_point(
     # The des engine runs it.
     res = sweep("refused.yaml", out="refused-des", workers=1, plot=False, engine="des")
     assert len(res) == 2
+    # With --engine des, the vectorised engine is suggested only when it models every point.
+    tip = "tip: every point is within the vectorised engine's model"
+    assert not plan_sweep("refused.yaml", engine="des").vectorisable
+    code, out, _ = main(capsys, "sweep", "refused.yaml", "--dry-run", "--engine", "des")
+    assert code == 0
+    assert tip not in " ".join(out.split())
+    (folder / "fine.yaml").write_text(VGRID)
+    assert plan_sweep("fine.yaml", engine="des").vectorisable
+    code, out, _ = main(capsys, "sweep", "fine.yaml", "--dry-run", "--engine", "des")
+    assert code == 0
+    assert tip in " ".join(out.split())
+    code, out, _ = main(capsys, "sweep", "fine.yaml", "--dry-run")  # vectorised already
+    assert tip not in " ".join(out.split())
 
 
 # ---------------------------------------------------------------------------- interruption
