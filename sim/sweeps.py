@@ -938,10 +938,7 @@ def plan_sweep(
             ]
         )
 
-    vectorisable = not refused
-    if engine != "vectorised":
-        refused = []
-    if refused:
+    if refused and engine == "vectorised":
         # Not refused here: those points fail when they run, like any failing point; this says
         # so before anything runs.
         notes.append(
@@ -986,7 +983,7 @@ def plan_sweep(
         fingerprint=fingerprint,
         unit_design=unit,
         engine=engine,
-        vectorisable=vectorisable,
+        vectorisable=not refused,
     )
 
 

@@ -367,15 +367,15 @@ def _group_result(
 
 
 _POOL_CACHE: OrderedDict[tuple[str, int, int, tuple[int, ...]], list[Tpl]] = OrderedDict()
-_GEOMETRY: dict[int, tuple[World, str]] = {}
+#: The last world's geometry key (the world kept, so that its identity stands for it).
+_LAST_GEOMETRY: list[tuple[World, str]] = []
 
 
 def _geometry_key(world: World) -> str:
     """:func:`sim.pools.geometry_key` of the world's scenario, with the border and areas as
     loaded (a border file edited between two runs of one process changes the key), computed
     once per world."""
-    got = _GEOMETRY.get(id(world))
-    if got is None or got[0] is not world:
+    if not _LAST_GEOMETRY or _LAST_GEOMETRY[0][0] is not world:
         h = hashlib.sha256(geometry_key(world.scenario).encode())
         h.update(world.projection.crs.to_wkt().encode())
         regions = [world.territory.edges, *(r.edges for r in world.nofire_polygons)]
@@ -385,9 +385,8 @@ def _geometry_key(world: World) -> str:
         for edges in regions:
             h.update(np.ascontiguousarray(edges, np.float64).tobytes())
             h.update(b"|")
-        _GEOMETRY.clear()
-        got = _GEOMETRY[id(world)] = (world, h.hexdigest())
-    return got[1]
+        _LAST_GEOMETRY[:] = [(world, h.hexdigest())]
+    return _LAST_GEOMETRY[0][1]
 
 
 def clear_pool_cache() -> None:

@@ -72,18 +72,18 @@ def defence_changes(draw: st.DrawFn, path: str) -> dict[str, Any]:
     for w in s.waves:
         start = draw(st.floats(0, 300))
         changes[f"waves.{w.name}.launch_time_min"] = [start, start + draw(st.floats(0, 150))]
-    for x in s.sensors:
-        changes[f"sensors.{x.name}.scan_s"] = draw(st.floats(1, 60))
-        changes[f"sensors.{x.name}.p_detect"] = draw(st.floats(0.01, 1))
-    for name in s.weapons:
-        changes[f"weapons.{name}.cost_usd"] = draw(st.floats(0, 1e7))
-        changes[f"weapons.{name}.pk"] = draw(st.floats(0.01, 1))
-    for name in s.platforms:
-        changes[f"platforms.{name}.cost_per_flight_hour_usd"] = draw(st.floats(0, 1e5))
-        changes[f"platforms.{name}.endurance_h"] = draw(st.floats(0.5, 12))
-    for name in s.drone_types:
-        changes[f"drone_types.{name}.cost_usd"] = draw(st.floats(0, 1e6))
-        changes[f"drone_types.{name}.damage_usd"] = draw(st.floats(0, 1e7))
+    # (section, its entries' names, {field: (low, high)})
+    numeric = [
+        ("sensors", [x.name for x in s.sensors], {"scan_s": (1, 60), "p_detect": (0.01, 1)}),
+        ("weapons", list(s.weapons), {"cost_usd": (0, 1e7), "pk": (0.01, 1)}),
+        ("platforms", list(s.platforms),
+         {"cost_per_flight_hour_usd": (0, 1e5), "endurance_h": (0.5, 12)}),
+        ("drone_types", list(s.drone_types), {"cost_usd": (0, 1e6), "damage_usd": (0, 1e7)}),
+    ]  # fmt: skip
+    for section, names, fields in numeric:
+        for name in names:
+            for field, (lo, hi) in fields.items():
+                changes[f"{section}.{name}.{field}"] = draw(st.floats(lo, hi))
     return changes
 
 
