@@ -60,6 +60,28 @@ def _start(path: Path, out: Path, reps: int) -> subprocess.Popen:
     )  # fmt: skip
 
 
+def _wait_until_running(proc: subprocess.Popen, out: Path, timeout: float = 120.0) -> None:
+    """Return once ``proc`` holds the lock of ``out`` (seen in ``/proc/locks``, without touching
+    the lock): past its imports and checks, running.
+
+    A fixed sleep was not enough on a loaded machine: a signal that lands while Python is still
+    importing can be swallowed (raised inside an import-lock callback), and the run then goes
+    on for its 100,000 replications.
+    """
+    lock = out.parent / f".{out.name}.lock"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        if lock.exists():
+            inode = f":{lock.stat().st_ino} "
+            held = Path("/proc/locks").read_text().splitlines()
+            if any(f" {proc.pid} " in line and inode in line for line in held):
+                time.sleep(0.5)  # inside the run's loop by now
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"the run did not start within {timeout} s")
+
+
 @pytest.fixture
 def scenario_file(tmp_path: Path) -> Path:
     f = tmp_path / "slow.yaml"
@@ -77,7 +99,7 @@ def _leftovers(parent: Path, name: str) -> list[str]:
 def test_interrupted_run_leaves_no_folder(scenario_file: Path, tmp_path: Path, sig: int) -> None:
     out = tmp_path / "run"
     proc = _start(scenario_file, out, 100_000)
-    time.sleep(3.0)
+    _wait_until_running(proc, out)
     assert proc.poll() is None, proc.communicate()
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
@@ -98,7 +120,7 @@ def test_interrupted_rerun_keeps_the_previous_folder(scenario_file: Path, tmp_pa
     assert done.returncode == 0, done.stderr
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     proc = _start(scenario_file, out, 100_000)
-    time.sleep(3.0)
+    _wait_until_running(proc, out)
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=60)
     after = {p.name: p.read_bytes() for p in out.iterdir()}
@@ -110,7 +132,7 @@ def test_second_run_on_the_same_folder_refuses(scenario_file: Path, tmp_path: Pa
     out = tmp_path / "run"
     first = _start(scenario_file, out, 100_000)
     try:
-        time.sleep(3.0)
+        _wait_until_running(first, out)
         assert first.poll() is None
         second = subprocess.run(
             [sys.executable, "-m", "sim", "run", str(scenario_file), "-n", "2", "-q",
