@@ -600,7 +600,6 @@ def run_vectorised(
             + ". Use --engine des (the SimPy engine) for this scenario."
         )  # fmt: skip
     started = time.perf_counter()
-    tables_wanted = bool(tables)
     world, sc = _worker_world(scenario)
     sizes, k = plan_chunks(replications, world.n_drones, templates=templates)
     if k < 1:
@@ -617,7 +616,7 @@ def run_vectorised(
     paths: dict[int, TrackPaths] = {}
     chunk_sizes: list[int] = []
 
-    def absorb(res: _ChunkResult, cluster_sizes: list[int]) -> None:
+    def absorb(res: _ChunkResult, group: list[tuple[int, ...]]) -> None:
         for key, values in res.per_rep.items():
             per_rep.setdefault(key, []).append(values)
         moments.merge(res.moments)
@@ -625,7 +624,7 @@ def run_vectorised(
             kept.append(res.tables)
         if res.paths is not None:
             paths.update(res.paths)
-        chunk_sizes.extend(cluster_sizes)
+        chunk_sizes.extend(job[2] for job in group)
         if progress is not None:
             progress(sum(chunk_sizes), total)
 
@@ -638,8 +637,8 @@ def run_vectorised(
                 first_chunk + j,
                 f,
                 r,
-                max(0, min(r, table_reps - f)) if tables_wanted else 0,
-                max(0, min(r, PATH_REPLICATIONS - f)) if tables_wanted else 0,
+                max(0, min(r, table_reps - f)) if tables else 0,
+                max(0, min(r, PATH_REPLICATIONS - f)) if tables else 0,
             )
             for j, (f, r) in enumerate(zip(firsts, batch, strict=True))
         ]
@@ -647,17 +646,11 @@ def run_vectorised(
         n_proc = min(n_workers, len(groups) - 1)
         if n_proc <= 1:
             for group in groups:
-                absorb(
-                    _group_result(world, sc, seed, k, rqmc, group, keep_pools),
-                    [j[2] for j in group],
-                )
+                absorb(_group_result(world, sc, seed, k, rqmc, group, keep_pools), group)
             return
         # The first group runs here: on a machine's first run that compiles the kernel once,
         # and the workers then load it from numba's cache instead of each compiling it.
-        absorb(
-            _group_result(world, sc, seed, k, rqmc, groups[0], keep_pools),
-            [j[2] for j in groups[0]],
-        )
+        absorb(_group_result(world, sc, seed, k, rqmc, groups[0], keep_pools), groups[0])
         pool = ProcessPoolExecutor(max_workers=n_proc)
         try:
             futures = [
@@ -665,7 +658,7 @@ def run_vectorised(
                 for group in groups[1:]
             ]
             for fut, group in zip(futures, groups[1:], strict=True):  # in order: same result
-                absorb(fut.result(), [j[2] for j in group])
+                absorb(fut.result(), group)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
